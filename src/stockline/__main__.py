@@ -1,0 +1,3 @@
+from stockline.cli import main
+
+raise SystemExit(main())

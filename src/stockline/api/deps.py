@@ -1,0 +1,99 @@
+"""Request-scoped collaborators: a pooled connection and the authenticated caller."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import Depends, Request
+from psycopg_pool import AsyncConnectionPool
+
+from stockline.auth import Principal, authenticate
+from stockline.config import Settings
+from stockline.db.listen import Listener
+from stockline.errors import Forbidden, NotAuthenticated
+from stockline.system_config import ConfigCache
+
+SESSION_COOKIE = "stockline_session"
+KIOSK_COOKIE = "stockline_kiosk"
+CSRF_COOKIE = "stockline_csrf"
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass
+class Services:
+    """Everything a process builds in its lifespan; handlers reach it through app.state."""
+
+    settings: Settings
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]]
+    listener: Listener
+    config: ConfigCache
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_conn(services: ServicesDep) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    async with services.pool.connection() as conn:
+        yield conn
+
+
+Conn = Annotated[psycopg.AsyncConnection[Any], Depends(get_conn)]
+
+
+def _credentials(request: Request) -> tuple[str, bool] | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip(), False
+    for cookie in (SESSION_COOKIE, KIOSK_COOKIE):
+        token = request.cookies.get(cookie)
+        if token:
+            return token, True
+    return None
+
+
+async def get_principal(request: Request, conn: Conn) -> Principal:
+    found = _credentials(request)
+    if found is None:
+        raise NotAuthenticated()
+    token, via_cookie = found
+    principal = await authenticate(conn, token, via_cookie=via_cookie)
+    if via_cookie and request.method not in _SAFE_METHODS:
+        _check_csrf(request, principal)
+    return principal
+
+
+def _check_csrf(request: Request, principal: Principal) -> None:
+    # A cookie rides along on cross-site requests; a header the attacker cannot read
+    # or set does not. Admins must echo their session's token; kiosks the double-submit cookie.
+    sent = request.headers.get(CSRF_HEADER, "")
+    expected = principal.csrf_token or request.cookies.get(CSRF_COOKIE, "")
+    if not sent or not expected or not hmac.compare_digest(sent, expected):
+        raise Forbidden("missing or wrong CSRF token (send the X-CSRF-Token header)")
+
+
+async def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if principal.kind != "admin":
+        raise Forbidden("this needs an admin")
+    return principal
+
+
+async def require_kiosk_or_admin(
+    principal: Annotated[Principal, Depends(get_principal)],
+) -> Principal:
+    return principal
+
+
+Admin = Annotated[Principal, Depends(require_admin)]
+AnyPrincipal = Annotated[Principal, Depends(require_kiosk_or_admin)]

@@ -1,0 +1,187 @@
+"""/api/inventory: snapshots, ledger, adjustments, reconciliations, tracking, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import StreamingResponse
+
+from stockline.api.deps import Admin, AnyPrincipal, Conn, ServicesDep
+from stockline.api.schemas import (
+    ID_MAX,
+    AdjustmentIn,
+    InventoryOut,
+    LedgerEntryOut,
+    LedgerPageOut,
+    ReconciliationIn,
+    StockChangeOut,
+    TrackingIn,
+)
+from stockline.db.queries import load
+from stockline.errors import InvalidInput
+from stockline.inventory import ledger
+from stockline.inventory.models import LedgerEntry, Snapshot, StockChange
+
+router = APIRouter(prefix="/api/inventory", tags=["inventory"])
+ProductId = Annotated[int, Path(ge=1, le=ID_MAX)]
+_Q = load("inventory")
+
+
+def inventory_out(s: Snapshot, global_tracking: bool) -> InventoryOut:
+    return InventoryOut(
+        product_id=s.product_id,
+        sku=s.sku,
+        name=s.name,
+        low_stock_threshold=s.low_stock_threshold,
+        current_stock=s.current_stock,
+        low_stock_flag=s.low_stock_flag,
+        negative_flag=s.negative_flag,
+        tracking_enabled=s.tracking_enabled,
+        tracking_effective=s.tracking_enabled and global_tracking,
+        last_activity_at=s.last_activity_at,
+    )
+
+
+def _entry_out(e: LedgerEntry | None) -> LedgerEntryOut | None:
+    return None if e is None else LedgerEntryOut(**vars(e))
+
+
+async def _global_tracking(conn: Conn) -> bool:
+    cur = await conn.execute(_Q["select_global_tracking"])
+    row = await cur.fetchone()
+    return bool(row and row["on"])
+
+
+def _change_out(change: StockChange, global_tracking: bool) -> StockChangeOut:
+    return StockChangeOut(
+        entry=_entry_out(change.entry), snapshot=inventory_out(change.snapshot, global_tracking)
+    )
+
+
+@router.get("", response_model=list[InventoryOut])
+async def list_inventory(
+    conn: Conn,
+    principal: AnyPrincipal,
+    flag: Annotated[Literal["low", "negative"] | None, Query()] = None,
+) -> list[InventoryOut]:
+    snaps = await ledger.list_snapshots(conn, low=flag == "low", negative=flag == "negative")
+    tracking = await _global_tracking(conn)
+    return [inventory_out(s, tracking) for s in snaps]
+
+
+@router.get(
+    "/ledger.csv", response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}}
+)
+async def ledger_csv(
+    services: ServicesDep,
+    admin: Admin,
+    product_id: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: Annotated[datetime | None, Query()] = None,
+) -> StreamingResponse:
+    if from_ and to and from_ > to:
+        raise InvalidInput("'from' must not be after 'to'")
+    params = {"product_id": product_id, "from": from_, "to": to}
+
+    async def rows() -> AsyncIterator[str]:
+        # its own connection, held only while the export streams
+        async with services.pool.connection() as conn:
+            buf = io.StringIO()
+            writer = csv.writer(buf)
+            writer.writerow(
+                [
+                    "id",
+                    "product_id",
+                    "sku",
+                    "delta",
+                    "source",
+                    "reason",
+                    "admin_id",
+                    "transaction_id",
+                    "created_at",
+                ]
+            )
+            async with conn.cursor(name="ledger_export") as cur:
+                await cur.execute(_Q["select_ledger_export"], params)
+                while batch := await cur.fetchmany(2000):
+                    for r in batch:
+                        writer.writerow(
+                            [
+                                r["id"],
+                                r["product_id"],
+                                r["sku"],
+                                r["delta"],
+                                r["source"],
+                                r["reason"] or "",
+                                r["admin_id"] or "",
+                                r["transaction_id"] or "",
+                                r["created_at"].isoformat(),
+                            ]
+                        )
+                    yield buf.getvalue()
+                    buf.seek(0)
+                    buf.truncate()
+            yield buf.getvalue()
+
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="ledger.csv"'},
+    )
+
+
+@router.get("/{product_id}", response_model=InventoryOut)
+async def get_inventory(product_id: ProductId, conn: Conn, principal: AnyPrincipal) -> InventoryOut:
+    return inventory_out(await ledger.get_snapshot(conn, product_id), await _global_tracking(conn))
+
+
+@router.get("/{product_id}/ledger", response_model=LedgerPageOut)
+async def get_ledger(
+    product_id: ProductId,
+    conn: Conn,
+    principal: AnyPrincipal,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before_id: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
+) -> LedgerPageOut:
+    entries = await ledger.ledger_page(conn, product_id, limit=limit, before_id=before_id)
+    next_before = entries[-1].id if len(entries) == limit else None
+    return LedgerPageOut(
+        items=[LedgerEntryOut(**vars(e)) for e in entries], next_before_id=next_before
+    )
+
+
+@router.post("/{product_id}/adjustments", status_code=201, response_model=StockChangeOut)
+async def post_adjustment(
+    product_id: ProductId, body: AdjustmentIn, conn: Conn, admin: Admin
+) -> StockChangeOut:
+    change = await ledger.adjust(
+        conn, product_id, delta=body.delta, reason=body.reason, admin_id=admin.id
+    )
+    return _change_out(change, await _global_tracking(conn))
+
+
+@router.post("/{product_id}/reconciliations", status_code=201, response_model=StockChangeOut)
+async def post_reconciliation(
+    product_id: ProductId, body: ReconciliationIn, conn: Conn, admin: Admin
+) -> StockChangeOut:
+    change = await ledger.reconcile(
+        conn,
+        product_id,
+        counted_quantity=body.counted_quantity,
+        reason=body.reason,
+        admin_id=admin.id,
+    )
+    return _change_out(change, await _global_tracking(conn))
+
+
+@router.put("/{product_id}/tracking", response_model=InventoryOut)
+async def put_tracking(
+    product_id: ProductId, body: TrackingIn, conn: Conn, admin: Admin
+) -> InventoryOut:
+    snap = await ledger.set_product_tracking(conn, product_id, enabled=body.enabled)
+    return inventory_out(snap, await _global_tracking(conn))

@@ -1,0 +1,180 @@
+"""HTTP shapes. Every integer is bounded so no input can overflow a column (no 500s)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+ID_MAX = 2**63 - 1
+QTY_MAX = 1_000_000
+DELTA_MAX = 1_000_000_000
+PRICE_MAX = 10_000_000_000
+
+Id = Annotated[int, Field(ge=1, le=ID_MAX)]
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Threshold = Annotated[int, Field(ge=0, le=DELTA_MAX)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class LoginIn(_In):
+    email: Annotated[str, StringConstraints(min_length=1, max_length=320)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class KioskPairIn(_In):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ProductCreate(_In):
+    sku: Sku
+    name: Text200
+    price_cents: Annotated[int, Field(ge=0, le=PRICE_MAX)]
+    low_stock_threshold: Threshold | None = None
+    initial_stock: Annotated[int, Field(ge=0, le=DELTA_MAX)] = 0
+    active: bool = True
+
+
+class ProductPatch(_In):
+    name: Text200 | None = None
+    price_cents: Annotated[int, Field(ge=0, le=PRICE_MAX)] | None = None
+    low_stock_threshold: Threshold | None = None
+    active: bool | None = None
+
+
+class PurchaseItemIn(_In):
+    product_id: Id
+    quantity: Annotated[int, Field(ge=1, le=QTY_MAX)]
+
+
+class PurchaseIn(_In):
+    items: Annotated[list[PurchaseItemIn], Field(min_length=1, max_length=100)]
+
+
+class AdjustmentIn(_In):
+    delta: Annotated[int, Field(ge=-DELTA_MAX, le=DELTA_MAX)]
+    reason: Reason
+
+    @field_validator("delta")
+    @classmethod
+    def _nonzero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("delta must not be 0")
+        return value
+
+
+class ReconciliationIn(_In):
+    counted_quantity: Annotated[int, Field(ge=0, le=DELTA_MAX)]
+    reason: Reason
+
+
+class TrackingIn(_In):
+    enabled: bool
+
+
+class ConfigIn(_In):
+    notification_recipients: (
+        Annotated[list[Annotated[str, Field(max_length=320)]], Field(max_length=100)] | None
+    ) = None
+    inventory_tracking_enabled: bool | None = None
+
+
+# ---------------------------------------------------------------- answers
+
+
+class SnapshotOut(BaseModel):
+    product_id: int
+    current_stock: int
+    low_stock_flag: bool
+    negative_flag: bool
+    tracking_enabled: bool
+    last_activity_at: datetime | None
+
+
+class InventoryOut(SnapshotOut):
+    sku: str
+    name: str
+    low_stock_threshold: int | None
+    tracking_effective: bool
+
+
+class ProductOut(BaseModel):
+    id: int
+    sku: str
+    name: str
+    price_cents: int
+    low_stock_threshold: int | None
+    active: bool
+    stock_quantity: int
+    created_at: datetime
+    updated_at: datetime
+    snapshot: SnapshotOut
+
+
+class LedgerEntryOut(BaseModel):
+    id: int
+    product_id: int
+    delta: int
+    source: str
+    reason: str | None
+    admin_id: int | None
+    transaction_id: int | None
+    created_at: datetime
+
+
+class LedgerPageOut(BaseModel):
+    items: list[LedgerEntryOut]
+    next_before_id: int | None
+
+
+class StockChangeOut(BaseModel):
+    entry: LedgerEntryOut | None
+    snapshot: InventoryOut
+
+
+class PurchaseLineOut(BaseModel):
+    product_id: int
+    quantity: int
+    unit_price_cents: int
+    line_total_cents: int
+
+
+class PurchaseOut(BaseModel):
+    transaction_id: int
+    total_cents: int
+    items: list[PurchaseLineOut]
+    created_at: datetime
+
+
+class LoginOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - a scheme name, not a secret
+    csrf_token: str
+    expires_in: int
+
+
+class SmtpOut(BaseModel):
+    configured: bool
+    host: str | None
+    port: int | None
+    from_: str | None = Field(serialization_alias="from")
+
+
+class ConfigOut(BaseModel):
+    notification_recipients: list[str]
+    inventory_tracking_enabled: bool
+    smtp: SmtpOut
+
+
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[dict[str, Any]] | None = None

@@ -1,0 +1,129 @@
+"""Composition root: build the FastAPI app and wire each process's collaborators."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI
+
+from stockline.api import problems
+from stockline.api.deps import Services
+from stockline.api.middleware import BodyLimit, Observe
+from stockline.api.routes import admin, health, inventory, products, purchases
+from stockline.api.routes import auth as auth_routes
+from stockline.config import Settings
+from stockline.db.listen import Listener
+from stockline.db.pool import make_pool
+from stockline.db.queries import load
+from stockline.inventory.ledger import prune_idempotency_keys
+from stockline.logs import configure_logging
+from stockline.system_config import ConfigCache
+
+log = logging.getLogger(__name__)
+_AUTH_Q = load("auth")
+
+
+async def _housekeeping(services: Services) -> None:
+    """Expired idempotency keys and sessions; harmless if several processes do it."""
+    while True:
+        try:
+            async with services.pool.connection() as conn:
+                await prune_idempotency_keys(conn, services.settings.idempotency_hours)
+                await conn.execute(_AUTH_Q["delete_expired_sessions"])
+        except Exception:
+            log.warning("housekeeping failed", extra={"action": "housekeeping_failed"})
+        await asyncio.sleep(600)
+
+
+async def _as_coroutine(fn: Callable[[], Awaitable[None]]) -> None:
+    await fn()
+
+
+async def _open_pool(services: Services) -> None:
+    pool = services.pool
+    await pool.open(wait=False)
+    try:
+        await pool.wait(timeout=services.settings.db_connect_timeout * 3)
+    except Exception:
+        # keep serving: /healthz says 503 and the pool keeps trying in the background
+        log.error(
+            "database not reachable at start; retrying in the background",
+            extra={"action": "db_unreachable_at_start"},
+        )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        pool = make_pool(settings)
+        listener = Listener(settings)
+        config = ConfigCache(
+            pool,
+            seed_recipients=settings.admin_notification_emails,
+            refresh_seconds=settings.config_refresh_seconds,
+        )
+        listener.subscribe("stockline_config", config.ring)
+        services = Services(settings=settings, pool=pool, listener=listener, config=config)
+        app.state.services = services
+        await _open_pool(services)
+        tasks: list[asyncio.Task[None]] = []
+        runners: list[Callable[[], Awaitable[None]]] = [
+            listener.run,
+            config.run,
+            lambda: _housekeeping(services),
+        ]
+        for hook in app.state.startup_hooks:
+            runners.extend(await hook(services))
+        tasks = [asyncio.create_task(_as_coroutine(r)) for r in runners]
+        log.info(
+            "instance started",
+            extra={
+                "action": "instance_started",
+                "instance_id": settings.instance_id,
+                "host": settings.hostname,
+            },
+        )
+        try:
+            yield {}
+        finally:
+            for hook in app.state.shutdown_hooks:
+                with contextlib.suppress(Exception):
+                    await hook(services)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await pool.close(timeout=2)
+            log.info(
+                "instance stopped",
+                extra={"action": "instance_stopped", "instance_id": settings.instance_id},
+            )
+
+    app = FastAPI(
+        title="stockline",
+        version="0.1.0",
+        summary="Inventory ledger, live stock events and low-stock alerting for kiosk shops",
+        lifespan=lifespan,
+    )
+    app.state.startup_hooks = []
+    app.state.shutdown_hooks = []
+    problems.install(app)
+    for router in (
+        auth_routes.router,
+        products.router,
+        purchases.router,
+        inventory.router,
+        admin.router,
+        health.router,
+    ):
+        app.include_router(router)
+
+    app.add_middleware(Observe)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

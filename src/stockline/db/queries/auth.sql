@@ -1,0 +1,43 @@
+-- name: insert_admin
+INSERT INTO admins (email, password_hash) VALUES (%(email)s, %(password_hash)s)
+ON CONFLICT ((lower(email))) DO UPDATE SET password_hash = EXCLUDED.password_hash, disabled = false
+RETURNING id;
+
+-- name: select_admin_by_email
+SELECT id, email, password_hash, disabled FROM admins WHERE lower(email) = lower(%(email)s);
+
+-- name: update_admin_password_hash
+-- argon2 parameters moved on: store the rehash
+UPDATE admins SET password_hash = %(password_hash)s WHERE id = %(admin_id)s;
+
+-- name: insert_kiosk
+INSERT INTO kiosks (name, token_hash) VALUES (%(name)s, %(token_hash)s) RETURNING id;
+
+-- name: select_kiosk_by_token
+SELECT id, name FROM kiosks WHERE token_hash = %(token_hash)s AND NOT disabled;
+
+-- name: insert_session
+INSERT INTO admin_sessions (token_hash, admin_id, csrf_token, expires_at)
+VALUES (%(token_hash)s, %(admin_id)s, %(csrf_token)s, now() + make_interval(hours => %(hours)s));
+
+-- name: select_session
+SELECT s.admin_id, s.csrf_token, a.email
+  FROM admin_sessions s JOIN admins a ON a.id = s.admin_id
+ WHERE s.token_hash = %(token_hash)s AND s.expires_at > now() AND NOT a.disabled;
+
+-- name: delete_session
+DELETE FROM admin_sessions WHERE token_hash = %(token_hash)s;
+
+-- name: delete_expired_sessions
+DELETE FROM admin_sessions WHERE expires_at < now();
+
+-- name: select_recent_failures
+SELECT count(*) AS n, min(created_at) AS oldest FROM login_failures
+ WHERE address = %(address)s AND created_at > now() - make_interval(secs => %(window)s);
+
+-- name: insert_failure
+INSERT INTO login_failures (address) VALUES (%(address)s);
+
+-- name: delete_failures
+DELETE FROM login_failures
+ WHERE address = %(address)s OR created_at < now() - make_interval(secs => %(window)s);

@@ -1,0 +1,134 @@
+-- name: select_products
+-- products joined with their snapshot, for listings
+SELECT p.id, p.sku, p.name, p.price_cents, p.low_stock_threshold, p.active, p.stock_quantity,
+       p.created_at, p.updated_at,
+       s.current_stock, s.low_stock_flag, s.negative_flag, s.tracking_enabled, s.last_activity_at
+  FROM products p JOIN inventory_snapshot s ON s.product_id = p.id
+ WHERE (%(active)s::boolean IS NULL OR p.active = %(active)s)
+ ORDER BY p.id;
+
+-- name: select_product
+SELECT p.id, p.sku, p.name, p.price_cents, p.low_stock_threshold, p.active, p.stock_quantity,
+       p.created_at, p.updated_at,
+       s.current_stock, s.low_stock_flag, s.negative_flag, s.tracking_enabled, s.last_activity_at
+  FROM products p JOIN inventory_snapshot s ON s.product_id = p.id
+ WHERE p.id = %(product_id)s;
+
+-- name: insert_product
+-- the products trigger creates the snapshot row; stock arrives through the ledger
+INSERT INTO products (sku, name, price_cents, low_stock_threshold, active)
+VALUES (%(sku)s, %(name)s, %(price_cents)s, %(low_stock_threshold)s, %(active)s)
+RETURNING id;
+
+-- name: refresh_snapshot
+-- computes the flags of a product whose stock did not move (S-3 at creation)
+SELECT stockline_inventory_snapshot_refresh(%(product_id)s, NULL, NULL, NULL);
+
+-- name: lock_product
+-- every path that touches a snapshot locks the product row first (lock order)
+SELECT id FROM products WHERE id = %(product_id)s FOR UPDATE;
+
+-- name: update_product
+UPDATE products
+   SET name = COALESCE(%(name)s, name),
+       price_cents = COALESCE(%(price_cents)s, price_cents),
+       low_stock_threshold = CASE WHEN %(set_threshold)s THEN %(low_stock_threshold)s
+                                  ELSE low_stock_threshold END,
+       active = COALESCE(%(active)s, active),
+       updated_at = now()
+ WHERE id = %(product_id)s
+RETURNING id;
+
+-- name: select_snapshots
+SELECT s.product_id, p.sku, p.name, p.low_stock_threshold, s.current_stock, s.low_stock_flag,
+       s.negative_flag, s.tracking_enabled, s.last_activity_at
+  FROM inventory_snapshot s JOIN products p ON p.id = s.product_id
+ WHERE (NOT %(low)s OR s.low_stock_flag) AND (NOT %(negative)s OR s.negative_flag)
+ ORDER BY s.product_id;
+
+-- name: select_snapshot
+SELECT s.product_id, p.sku, p.name, p.low_stock_threshold, s.current_stock, s.low_stock_flag,
+       s.negative_flag, s.tracking_enabled, s.last_activity_at
+  FROM inventory_snapshot s JOIN products p ON p.id = s.product_id
+ WHERE s.product_id = %(product_id)s;
+
+-- name: insert_ledger_entry
+INSERT INTO inventory_ledger (product_id, delta, source, reason, admin_id, transaction_id)
+VALUES (%(product_id)s, %(delta)s, %(source)s, %(reason)s, %(admin_id)s, %(transaction_id)s)
+RETURNING id, product_id, delta, source, reason, admin_id, transaction_id, created_at;
+
+-- name: select_ledger_page
+-- newest first; before_id pages backwards through history
+SELECT id, product_id, delta, source, reason, admin_id, transaction_id, created_at
+  FROM inventory_ledger
+ WHERE product_id = %(product_id)s AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s)
+ ORDER BY id DESC
+ LIMIT %(limit)s;
+
+-- name: select_ledger_export
+SELECT l.id, l.product_id, p.sku, l.delta, l.source, l.reason, l.admin_id, l.transaction_id,
+       l.created_at
+  FROM inventory_ledger l JOIN products p ON p.id = l.product_id
+ WHERE (%(product_id)s::bigint IS NULL OR l.product_id = %(product_id)s)
+   AND (%(from)s::timestamptz IS NULL OR l.created_at >= %(from)s)
+   AND (%(to)s::timestamptz IS NULL OR l.created_at < %(to)s)
+ ORDER BY l.id;
+
+-- name: select_stock_for_update
+SELECT current_stock FROM inventory_snapshot WHERE product_id = %(product_id)s;
+
+-- name: update_product_tracking
+UPDATE inventory_snapshot SET tracking_enabled = %(enabled)s
+ WHERE product_id = %(product_id)s
+RETURNING product_id, tracking_enabled;
+
+-- name: insert_event
+SELECT stockline_inventory_events_emit(%(type)s, %(payload)s::jsonb) AS id;
+
+-- name: lock_purchase_products
+-- lock in id order so concurrent baskets queue instead of deadlocking
+SELECT p.id, p.price_cents, p.active,
+       s.tracking_enabled AND stockline_tracking_global_enabled() AS tracked
+  FROM products p JOIN inventory_snapshot s ON s.product_id = p.id
+ WHERE p.id = ANY(%(product_ids)s::bigint[])
+ ORDER BY p.id
+   FOR UPDATE OF p;
+
+-- name: insert_purchase
+-- the transaction, its lines and (for tracked products) one ledger row per line
+WITH t AS (
+    INSERT INTO transactions (kiosk_id, total_cents, idempotency_key)
+    VALUES (%(kiosk_id)s, %(total_cents)s, %(idempotency_key)s)
+    RETURNING id, created_at
+), lines AS (
+    SELECT * FROM unnest(%(line_nos)s::int[], %(product_ids)s::bigint[], %(quantities)s::int[],
+                         %(prices)s::bigint[], %(tracked)s::boolean[])
+             AS x(line_no, product_id, quantity, price, tracked)
+), items AS (
+    INSERT INTO transaction_items (transaction_id, line_no, product_id, quantity, unit_price_cents)
+    SELECT t.id, lines.line_no, lines.product_id, lines.quantity, lines.price FROM t, lines
+), ledger AS (
+    INSERT INTO inventory_ledger (product_id, delta, source, transaction_id)
+    SELECT lines.product_id, -lines.quantity, 'purchase', t.id
+      FROM t, lines WHERE lines.tracked ORDER BY lines.line_no
+)
+SELECT id, created_at FROM t;
+
+-- name: claim_idempotency_key
+-- waits for a concurrent holder of the same key, then reports who owns it
+INSERT INTO idempotency_keys (scope, key, request_hash) VALUES (%(scope)s, %(key)s, %(hash)s)
+ON CONFLICT (scope, key) DO NOTHING
+RETURNING scope;
+
+-- name: select_idempotency_key
+SELECT request_hash, response FROM idempotency_keys WHERE scope = %(scope)s AND key = %(key)s;
+
+-- name: update_idempotency_response
+UPDATE idempotency_keys SET response = %(response)s::jsonb, transaction_id = %(transaction_id)s
+ WHERE scope = %(scope)s AND key = %(key)s;
+
+-- name: delete_expired_idempotency_keys
+DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => %(hours)s);
+
+-- name: select_global_tracking
+SELECT stockline_tracking_global_enabled() AS on;

@@ -1,0 +1,55 @@
+"""The exception tree. Each docstring is the default message; api/problems.py maps them."""
+
+from __future__ import annotations
+
+
+class StocklineError(Exception):
+    """Something went wrong."""
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or (self.__doc__ or "").strip())
+        self.detail = detail or (self.__doc__ or "").strip()
+
+
+class NotFound(StocklineError):
+    """The resource does not exist."""
+
+
+class Conflict(StocklineError):
+    """The request conflicts with the current state."""
+
+
+class IdempotencyConflict(Conflict):
+    """This Idempotency-Key was already used with a different request body."""
+
+
+class DuplicateSku(Conflict):
+    """A product with this SKU already exists."""
+
+
+class InvalidInput(StocklineError):
+    """The request is not valid."""
+
+    def __init__(self, detail: str | None = None, errors: list[dict[str, object]] | None = None):
+        super().__init__(detail)
+        self.errors = errors or []
+
+
+class NotAuthenticated(StocklineError):
+    """Authentication is required."""
+
+
+class Forbidden(StocklineError):
+    """These credentials may not do this."""
+
+
+class TooManyAttempts(StocklineError):
+    """Too many failed login attempts; try again later."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(None)
+        self.retry_after = retry_after
+
+
+class DatabaseUnavailable(StocklineError):
+    """The database is unreachable; try again shortly."""

@@ -1,0 +1,243 @@
+"""Stock changes: purchases, adjustments, reconciliations, tracking (S-1…S-5).
+
+Every function runs one transaction on the caller's connection. The ledger
+insert's trigger keeps the snapshot, products.stock_quantity, the flags, the
+events and the breach notifications in step inside that same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors as pgerrors
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from stockline.db.queries import load
+from stockline.errors import IdempotencyConflict, InvalidInput, NotFound
+from stockline.inventory.models import LedgerEntry, PurchaseLine, Snapshot, StockChange
+
+_Q = load("inventory")
+_INT4_MAX = 2**31 - 1
+T = TypeVar("T")
+
+# PostgreSQL may still pick a victim (e.g. a lock taken by a trigger in a rare
+# order); the client must never see it (S-1), so the whole transaction reruns.
+_RETRYABLE = (pgerrors.DeadlockDetected, pgerrors.SerializationFailure)
+
+
+async def retry_transient(fn: Callable[[], Awaitable[T]], attempts: int = 8) -> T:
+    for attempt in range(attempts):
+        try:
+            return await fn()
+        except _RETRYABLE:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+    raise AssertionError("unreachable")
+
+
+async def get_snapshot(conn: psycopg.AsyncConnection[Any], product_id: int) -> Snapshot:
+    async with conn.cursor(row_factory=class_row(Snapshot)) as cur:
+        await cur.execute(_Q["select_snapshot"], {"product_id": product_id})
+        row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"product {product_id} does not exist")
+    return row
+
+
+async def list_snapshots(
+    conn: psycopg.AsyncConnection[Any], *, low: bool = False, negative: bool = False
+) -> list[Snapshot]:
+    async with conn.cursor(row_factory=class_row(Snapshot)) as cur:
+        await cur.execute(_Q["select_snapshots"], {"low": low, "negative": negative})
+        return await cur.fetchall()
+
+
+async def ledger_page(
+    conn: psycopg.AsyncConnection[Any], product_id: int, *, limit: int, before_id: int | None
+) -> list[LedgerEntry]:
+    await get_snapshot(conn, product_id)
+    async with conn.cursor(row_factory=class_row(LedgerEntry)) as cur:
+        await cur.execute(
+            _Q["select_ledger_page"],
+            {"product_id": product_id, "limit": limit, "before_id": before_id},
+        )
+        return await cur.fetchall()
+
+
+async def _lock_product(conn: psycopg.AsyncConnection[Any], product_id: int) -> None:
+    cur = await conn.execute(_Q["lock_product"], {"product_id": product_id})
+    if await cur.fetchone() is None:
+        raise NotFound(f"product {product_id} does not exist")
+
+
+async def _insert_entry(conn: psycopg.AsyncConnection[Any], **values: Any) -> LedgerEntry:
+    async with conn.cursor(row_factory=class_row(LedgerEntry)) as cur:
+        await cur.execute(_Q["insert_ledger_entry"], {"transaction_id": None, **values})
+        row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def adjust(
+    conn: psycopg.AsyncConnection[Any], product_id: int, *, delta: int, reason: str, admin_id: int
+) -> StockChange:
+    async def run() -> StockChange:
+        async with conn.transaction():
+            await _lock_product(conn, product_id)
+            entry = await _insert_entry(
+                conn,
+                product_id=product_id,
+                delta=delta,
+                source="manual_adjustment",
+                reason=reason,
+                admin_id=admin_id,
+            )
+            return StockChange(entry, await get_snapshot(conn, product_id))
+
+    return await retry_transient(run)
+
+
+async def reconcile(
+    conn: psycopg.AsyncConnection[Any],
+    product_id: int,
+    *,
+    counted_quantity: int,
+    reason: str,
+    admin_id: int,
+) -> StockChange:
+    async def run() -> StockChange:
+        async with conn.transaction():
+            await _lock_product(conn, product_id)
+            current = (await get_snapshot(conn, product_id)).current_stock
+            delta = counted_quantity - current  # S-5
+            if abs(delta) > _INT4_MAX:
+                raise InvalidInput(
+                    f"counted_quantity {counted_quantity} is too far from current stock {current}"
+                )
+            entry = None
+            if delta:
+                entry = await _insert_entry(
+                    conn,
+                    product_id=product_id,
+                    delta=delta,
+                    source="reconciliation",
+                    reason=reason,
+                    admin_id=admin_id,
+                )
+            return StockChange(entry, await get_snapshot(conn, product_id))
+
+    return await retry_transient(run)
+
+
+async def set_product_tracking(
+    conn: psycopg.AsyncConnection[Any], product_id: int, *, enabled: bool
+) -> Snapshot:
+    async with conn.transaction():
+        await _lock_product(conn, product_id)
+        before = await get_snapshot(conn, product_id)
+        if before.tracking_enabled != enabled:
+            await conn.execute(
+                _Q["update_product_tracking"], {"product_id": product_id, "enabled": enabled}
+            )
+            await conn.execute(
+                _Q["insert_event"],
+                {
+                    "type": "tracking-toggled",
+                    "payload": json.dumps(
+                        {"scope": "product", "product_id": product_id, "enabled": enabled}
+                    ),
+                },
+            )
+        return await get_snapshot(conn, product_id)
+
+
+async def purchase(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    kiosk_id: int | None,
+    lines: list[PurchaseLine],
+    idempotency_scope: str,
+    idempotency_key: str | None,
+    request_hash: bytes,
+) -> tuple[dict[str, Any], bool]:
+    """Record a purchase; returns (answer, replayed). Never refused for lack of stock (S-2)."""
+
+    async def run() -> tuple[dict[str, Any], bool]:
+        async with conn.transaction():
+            if idempotency_key is not None:
+                key = {"scope": idempotency_scope, "key": idempotency_key}
+                cur = await conn.execute(_Q["claim_idempotency_key"], {**key, "hash": request_hash})
+                if await cur.fetchone() is None:
+                    cur = await conn.execute(_Q["select_idempotency_key"], key)
+                    stored = await cur.fetchone()
+                    assert stored is not None
+                    if bytes(stored["request_hash"]) != request_hash:
+                        raise IdempotencyConflict()
+                    return stored["response"], True
+
+            product_ids = sorted({line.product_id for line in lines})
+            cur = await conn.execute(_Q["lock_purchase_products"], {"product_ids": product_ids})
+            found = {row["id"]: row for row in await cur.fetchall()}
+            missing = [pid for pid in product_ids if pid not in found]
+            if missing:
+                raise NotFound(f"unknown product id(s): {', '.join(map(str, missing))}")
+            inactive = [pid for pid in product_ids if not found[pid]["active"]]
+            if inactive:
+                raise InvalidInput(f"product(s) not for sale: {', '.join(map(str, inactive))}")
+
+            prices = [int(found[line.product_id]["price_cents"]) for line in lines]
+            total = sum(p * line.quantity for p, line in zip(prices, lines, strict=True))
+            cur = await conn.execute(
+                _Q["insert_purchase"],
+                {
+                    "kiosk_id": kiosk_id,
+                    "total_cents": total,
+                    "idempotency_key": idempotency_key,
+                    "line_nos": list(range(1, len(lines) + 1)),
+                    "product_ids": [line.product_id for line in lines],
+                    "quantities": [line.quantity for line in lines],
+                    "prices": prices,
+                    "tracked": [bool(found[line.product_id]["tracked"]) for line in lines],
+                },
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            answer = {
+                "transaction_id": row["id"],
+                "total_cents": total,
+                "items": [
+                    {
+                        "product_id": line.product_id,
+                        "quantity": line.quantity,
+                        "unit_price_cents": price,
+                        "line_total_cents": price * line.quantity,
+                    }
+                    for line, price in zip(lines, prices, strict=True)
+                ],
+                "created_at": row["created_at"].isoformat(),
+            }
+            if idempotency_key is not None:
+                await conn.execute(
+                    _Q["update_idempotency_response"],
+                    {
+                        "scope": idempotency_scope,
+                        "key": idempotency_key,
+                        "response": Jsonb(answer),
+                        "transaction_id": row["id"],
+                    },
+                )
+            return answer, False
+
+    return await retry_transient(run)
+
+
+async def prune_idempotency_keys(conn: psycopg.AsyncConnection[Any], hours: int) -> int:
+    cur = await conn.execute(_Q["delete_expired_idempotency_keys"], {"hours": hours})
+    return cur.rowcount

@@ -1,0 +1,4 @@
+from tests.fixtures.postgres import fresh_db, module_db, pg_admin_url, template_db
+from tests.fixtures.server import server_factory, shop
+
+__all__ = ["fresh_db", "module_db", "pg_admin_url", "server_factory", "shop", "template_db"]
