@@ -31,7 +31,10 @@ def make_pool(settings: Settings) -> AsyncConnectionPool[psycopg.AsyncConnection
         settings.dsn(),
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
-        kwargs={**_conn_kwargs(settings), "row_factory": dict_row},
+        # autocommit: every command opens its own `conn.transaction()`, which then is a
+        # real BEGIN/COMMIT finished before the response is sent (not a savepoint inside an
+        # implicit transaction that the pool would commit after the client was answered)
+        kwargs={**_conn_kwargs(settings), "row_factory": dict_row, "autocommit": True},
         timeout=settings.db_connect_timeout,
         open=False,
         name="stockline",
