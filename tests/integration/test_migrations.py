@@ -1,0 +1,50 @@
+"""Migrations: versioned, recorded, and safe when two processes start at once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import psycopg
+
+from stockline.db.migrate import available_migrations
+from tests.fixtures.postgres import create_database, drop_database, with_dbname
+
+
+def test_two_processes_migrating_at_once_apply_each_migration_once(pg_admin_url: str) -> None:
+    name = create_database(pg_admin_url)
+    url = with_dbname(pg_admin_url, name)
+    try:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "stockline", "migrate"],
+                env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        outputs = [p.communicate(timeout=120)[0] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], outputs
+        applied_by = [out.count('"action": "migrate", "migration"') for out in outputs]
+        assert sum(applied_by) == len(available_migrations())
+        with psycopg.connect(url) as conn:
+            versions = [
+                r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")
+            ]
+        assert versions == [v for v, _, _ in available_migrations()]
+    finally:
+        drop_database(pg_admin_url, name)
+
+
+def test_migrate_again_is_a_no_op(fresh_db: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "stockline", "migrate"],
+        env={"DATABASE_URL": fresh_db, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0
+    assert '"applied": "none"' in out.stderr
