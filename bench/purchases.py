@@ -94,60 +94,32 @@ async def http_load(
 
 
 def pgbench_script(ids: list[int]) -> str:
-    """The service's own named statements, with pgbench variables for the parameters."""
-    q = load("inventory")
+    """The service's own statement, with pgbench variables for its parameters."""
+    q = load("inventory")["insert_purchase"]
     lo, hi = min(ids), max(ids)
-
-    def sub(text: str, mapping: dict[str, str]) -> str:
-        return re.sub(r"%\((\w+)\)s", lambda m: mapping[m.group(1)], text) + ";"
-
     arr = "ARRAY[:p1, :p2, :p3]"
+    mapping = {
+        "scope": "'kiosk:bench'",
+        "key": "(:client_id || '-' || random()::text)",
+        "hash": "'\\x00'::bytea",
+        "kiosk_id": "NULL",
+        "product_ids": arr,
+        "quantities": "ARRAY[1,1,1]",
+    }
+    statement = re.sub(r"%\((\w+)\)s", lambda m: mapping[m.group(1)], q)
     return "\n".join(
         [
             f"\\set p1 random({lo}, {hi})",
             f"\\set p2 random({lo}, {hi})",
             f"\\set p3 random({lo}, {hi})",
-            "BEGIN;",
-            sub(
-                q["claim_idempotency_key"],
-                {
-                    "scope": "'kiosk:bench'",
-                    "key": "(:client_id || '-' || random()::text)",
-                    "hash": "'\\x00'::bytea",
-                },
-            ),
-            sub(q["lock_purchase_products"], {"product_ids": arr}),
-            sub(
-                q["insert_purchase"],
-                {
-                    "kiosk_id": "NULL",
-                    "total_cents": "300",
-                    "idempotency_key": "NULL",
-                    "line_nos": "ARRAY[1,2,3]",
-                    "product_ids": arr,
-                    "quantities": "ARRAY[1,1,1]",
-                    "prices": "ARRAY[100,100,100]",
-                    "tracked": "ARRAY[true,true,true]",
-                },
-            ),
-            sub(
-                q["update_idempotency_response"],
-                {
-                    "response": "'{}'",
-                    "transaction_id": "NULL",
-                    "scope": "'kiosk:bench'",
-                    "key": "'none'",
-                },
-            ),
-            "COMMIT;",
+            " ".join(statement.split()) + ";",
         ]
-    ).replace("\n ", " ")
+    )
 
 
 def pg_load(db_url: str, script: str, clients: int, seconds: float) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
-        # pgbench wants one statement per line
-        f.write("\n".join(" ".join(stmt.split()) for stmt in script.split("\n")))
+        f.write(script)
     out = subprocess.run(
         [
             _pgbench(),

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors as pgerrors
 from psycopg.rows import class_row
-from psycopg.types.json import Jsonb
 
 from stockline.db.queries import load
 from stockline.errors import IdempotencyConflict, InvalidInput, NotFound
@@ -167,75 +166,42 @@ async def purchase(
     idempotency_key: str | None,
     request_hash: bytes,
 ) -> tuple[dict[str, Any], bool]:
-    """Record a purchase; returns (answer, replayed). Never refused for lack of stock (S-2)."""
+    """Record a purchase; returns (answer, replayed). Never refused for lack of stock (S-2).
 
-    async def run() -> tuple[dict[str, Any], bool]:
-        async with conn.transaction():
-            if idempotency_key is not None:
-                key = {"scope": idempotency_scope, "key": idempotency_key}
-                cur = await conn.execute(_Q["claim_idempotency_key"], {**key, "hash": request_hash})
-                if await cur.fetchone() is None:
-                    cur = await conn.execute(_Q["select_idempotency_key"], key)
-                    stored = await cur.fetchone()
-                    assert stored is not None
-                    if bytes(stored["request_hash"]) != request_hash:
-                        raise IdempotencyConflict()
-                    return stored["response"], True
+    One statement, so one round trip: the database function claims the key, locks the
+    products in id order and writes the transaction, its lines and ledger rows.
+    """
+    params = {
+        "scope": idempotency_scope,
+        "key": idempotency_key,
+        "hash": request_hash,
+        "kiosk_id": kiosk_id,
+        "product_ids": [line.product_id for line in lines],
+        "quantities": [line.quantity for line in lines],
+    }
 
-            product_ids = sorted({line.product_id for line in lines})
-            cur = await conn.execute(_Q["lock_purchase_products"], {"product_ids": product_ids})
-            found = {row["id"]: row for row in await cur.fetchall()}
-            missing = [pid for pid in product_ids if pid not in found]
-            if missing:
-                raise NotFound(f"unknown product id(s): {', '.join(map(str, missing))}")
-            inactive = [pid for pid in product_ids if not found[pid]["active"]]
-            if inactive:
-                raise InvalidInput(f"product(s) not for sale: {', '.join(map(str, inactive))}")
+    async def run() -> dict[str, Any]:
+        try:
+            cur = await conn.execute(_Q["insert_purchase"], params)
+        except psycopg.Error as exc:
+            if exc.sqlstate == "SL404":
+                raise NotFound(_message(exc)) from None
+            if exc.sqlstate == "SL422":
+                raise InvalidInput(_message(exc)) from None
+            raise
+        row = await cur.fetchone()
+        assert row is not None
+        result: dict[str, Any] = row["result"]
+        return result
 
-            prices = [int(found[line.product_id]["price_cents"]) for line in lines]
-            total = sum(p * line.quantity for p, line in zip(prices, lines, strict=True))
-            cur = await conn.execute(
-                _Q["insert_purchase"],
-                {
-                    "kiosk_id": kiosk_id,
-                    "total_cents": total,
-                    "idempotency_key": idempotency_key,
-                    "line_nos": list(range(1, len(lines) + 1)),
-                    "product_ids": [line.product_id for line in lines],
-                    "quantities": [line.quantity for line in lines],
-                    "prices": prices,
-                    "tracked": [bool(found[line.product_id]["tracked"]) for line in lines],
-                },
-            )
-            row = await cur.fetchone()
-            assert row is not None
-            answer = {
-                "transaction_id": row["id"],
-                "total_cents": total,
-                "items": [
-                    {
-                        "product_id": line.product_id,
-                        "quantity": line.quantity,
-                        "unit_price_cents": price,
-                        "line_total_cents": price * line.quantity,
-                    }
-                    for line, price in zip(lines, prices, strict=True)
-                ],
-                "created_at": row["created_at"].isoformat(),
-            }
-            if idempotency_key is not None:
-                await conn.execute(
-                    _Q["update_idempotency_response"],
-                    {
-                        "scope": idempotency_scope,
-                        "key": idempotency_key,
-                        "response": Jsonb(answer),
-                        "transaction_id": row["id"],
-                    },
-                )
-            return answer, False
+    result = await retry_transient(run)
+    if result["outcome"] == "conflict":
+        raise IdempotencyConflict()
+    return result["answer"], result["outcome"] == "replay"
 
-    return await retry_transient(run)
+
+def _message(exc: psycopg.Error) -> str:
+    return exc.diag.message_primary or "invalid purchase"
 
 
 async def prune_idempotency_keys(conn: psycopg.AsyncConnection[Any], hours: int) -> int:

@@ -74,9 +74,6 @@ SELECT l.id, l.product_id, p.sku, l.delta, l.source, l.reason, l.admin_id, l.tra
    AND (%(to)s::timestamptz IS NULL OR l.created_at < %(to)s)
  ORDER BY l.id;
 
--- name: select_stock_for_update
-SELECT current_stock FROM inventory_snapshot WHERE product_id = %(product_id)s;
-
 -- name: update_product_tracking
 UPDATE inventory_snapshot SET tracking_enabled = %(enabled)s
  WHERE product_id = %(product_id)s
@@ -85,50 +82,14 @@ RETURNING product_id, tracking_enabled;
 -- name: insert_event
 SELECT stockline_inventory_events_emit(%(type)s, %(payload)s::jsonb) AS id;
 
--- name: lock_purchase_products
--- lock in id order so concurrent baskets queue instead of deadlocking
-SELECT p.id, p.price_cents, p.active,
-       s.tracking_enabled AND stockline_tracking_global_enabled() AS tracked
-  FROM products p JOIN inventory_snapshot s ON s.product_id = p.id
- WHERE p.id = ANY(%(product_ids)s::bigint[])
- ORDER BY p.id
-   FOR UPDATE OF p;
-
--- name: insert_purchase
--- the transaction, its lines and (for tracked products) one ledger row per line
-WITH t AS (
-    INSERT INTO transactions (kiosk_id, total_cents, idempotency_key)
-    VALUES (%(kiosk_id)s, %(total_cents)s, %(idempotency_key)s)
-    RETURNING id, created_at
-), lines AS (
-    SELECT * FROM unnest(%(line_nos)s::int[], %(product_ids)s::bigint[], %(quantities)s::int[],
-                         %(prices)s::bigint[], %(tracked)s::boolean[])
-             AS x(line_no, product_id, quantity, price, tracked)
-), items AS (
-    INSERT INTO transaction_items (transaction_id, line_no, product_id, quantity, unit_price_cents)
-    SELECT t.id, lines.line_no, lines.product_id, lines.quantity, lines.price FROM t, lines
-), ledger AS (
-    INSERT INTO inventory_ledger (product_id, delta, source, transaction_id)
-    SELECT lines.product_id, -lines.quantity, 'purchase', t.id
-      FROM t, lines WHERE lines.tracked ORDER BY lines.line_no
-)
-SELECT id, created_at FROM t;
-
--- name: claim_idempotency_key
--- waits for a concurrent holder of the same key, then reports who owns it
-INSERT INTO idempotency_keys (scope, key, request_hash) VALUES (%(scope)s, %(key)s, %(hash)s)
-ON CONFLICT (scope, key) DO NOTHING
-RETURNING scope;
-
--- name: select_idempotency_key
-SELECT request_hash, response FROM idempotency_keys WHERE scope = %(scope)s AND key = %(key)s;
-
--- name: update_idempotency_response
-UPDATE idempotency_keys SET response = %(response)s::jsonb, transaction_id = %(transaction_id)s
- WHERE scope = %(scope)s AND key = %(key)s;
-
 -- name: delete_expired_idempotency_keys
 DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => %(hours)s);
 
 -- name: select_global_tracking
 SELECT stockline_tracking_global_enabled() AS on;
+
+-- name: insert_purchase
+-- the whole purchase in one round trip (migration 0004 explains the steps)
+SELECT stockline_transactions_purchase_v1(%(scope)s, %(key)s, %(hash)s, %(kiosk_id)s,
+                                          %(product_ids)s::bigint[], %(quantities)s::int[])
+       AS result;
