@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
 import secrets
+import signal
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -31,8 +33,9 @@ def _settings() -> Settings:
         raise SystemExit(2) from exc
 
 
-def open_database(settings: Settings) -> Settings:
-    """Use DATABASE_URL, or start the embedded PostgreSQL 18 and point settings at it."""
+@contextlib.contextmanager
+def open_database(settings: Settings) -> Iterator[Settings]:
+    """Use DATABASE_URL, or start the embedded PostgreSQL 18 for the life of the command."""
     if settings.database_url is not None:
         info = psycopg.conninfo.conninfo_to_dict(settings.dsn())
         log.info(
@@ -45,7 +48,8 @@ def open_database(settings: Settings) -> Settings:
                 "dbname": info.get("dbname", ""),
             },
         )
-        return settings
+        yield settings
+        return
     from stockline.db.embedded import start_embedded
 
     log.info(
@@ -59,7 +63,12 @@ def open_database(settings: Settings) -> Settings:
         "embedded PostgreSQL ready",
         extra={"action": "database", "mode": "embedded", "pgdata": str(db.pgdata), "url": db.url},
     )
-    return settings.model_copy(update={"database_url": SecretStr(db.url)})
+    try:
+        yield settings.model_copy(update={"database_url": SecretStr(db.url)})
+    finally:
+        # stops the server unless another stockline process is still attached to it
+        db.server.cleanup()
+        log.info("embedded PostgreSQL released", extra={"action": "database", "mode": "embedded"})
 
 
 def _migrate(settings: Settings) -> None:
@@ -70,8 +79,8 @@ def _migrate(settings: Settings) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    settings = open_database(_settings())
-    _migrate(settings)
+    with open_database(_settings()) as settings:
+        _migrate(settings)
     return 0
 
 
@@ -103,9 +112,9 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
     except InvalidInput as exc:
         print(f"stockline: {exc.detail}", file=sys.stderr)
         return 2
-    settings = open_database(_settings())
-    _migrate(settings)
-    admin_id = _run_async(settings, lambda c: auth.create_admin(c, email, password))
+    with open_database(_settings()) as settings:
+        _migrate(settings)
+        admin_id = _run_async(settings, lambda c: auth.create_admin(c, email, password))
     print(f"admin {email} ready (id {admin_id})")
     return 0
 
@@ -117,9 +126,9 @@ def cmd_kiosk_create(args: argparse.Namespace) -> int:
     if not name or len(name) > 200:
         print("stockline: the kiosk name must be 1 to 200 characters", file=sys.stderr)
         return 2
-    settings = open_database(_settings())
-    _migrate(settings)
-    kiosk_id, token = _run_async(settings, lambda c: auth.create_kiosk(c, name))
+    with open_database(_settings()) as settings:
+        _migrate(settings)
+        kiosk_id, token = _run_async(settings, lambda c: auth.create_kiosk(c, name))
     print(
         f"kiosk {name!r} created (id {kiosk_id}). Its token, shown only this once:", file=sys.stderr
     )
@@ -130,7 +139,6 @@ def cmd_kiosk_create(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from stockline.inventory.verify import verify
 
-    settings = open_database(_settings())
     show = sys.stderr.isatty() or args.progress
 
     def progress(done: int, total: int) -> None:
@@ -143,7 +151,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-    with psycopg.connect(settings.dsn()) as conn:
+    with open_database(_settings()) as settings, psycopg.connect(settings.dsn()) as conn:
         mismatches = verify(conn, progress=progress)
     if mismatches:
         print(f"verify: {len(mismatches)} product(s) out of balance:")
@@ -163,6 +171,9 @@ def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="stockline-metrics-")
     log.info("serving", extra={"action": "serve", "host": host, "port": port, "workers": workers})
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into a normal exit so
+    # the embedded database is stopped by open_database's finally block
+    signal.signal(signal.SIGTERM, _exit_quietly)
     uvicorn.run(
         "stockline.app:create_app",
         factory=True,
@@ -177,22 +188,39 @@ def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
     )
 
 
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings = open_database(_settings())
-    _migrate(settings)
-    _run_server(settings, args.host, args.port, args.workers)
+    with open_database(_settings()) as settings:
+        _migrate(settings)
+        _run_server(settings, args.host, args.port, args.workers)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from stockline import demo
 
-    settings = open_database(_settings())
-    _migrate(settings)
-    password = secrets.token_urlsafe(9)
-    details = _run_async(settings, lambda c: demo.prepare(c, password))
+    with open_database(_settings()) as settings:
+        _migrate(settings)
+        password = secrets.token_urlsafe(9)
+        details = _run_async(settings, lambda c: demo.prepare(c, password))
+        _announce_demo(args, details, password)
+        if args.simulate > 0:
+            base = _base_url(args)
+            demo.start_simulated_kiosk(base, details["kiosk_token"], args.simulate)
+        _run_server(settings, args.host, args.port, args.workers)
+    return 0
+
+
+def _base_url(args: argparse.Namespace) -> str:
     wildcard = args.host in ("0.0.0.0", "::")  # noqa: S104 - only to print a usable URL
-    base = f"http://{'127.0.0.1' if wildcard else args.host}:{args.port}"
+    return f"http://{'127.0.0.1' if wildcard else args.host}:{args.port}"
+
+
+def _announce_demo(args: argparse.Namespace, details: dict[str, Any], password: str) -> None:
+    base = _base_url(args)
     print(
         "\n  stockline demo shop is starting\n"
         f"  admin portal : {base}/admin\n"
@@ -204,10 +232,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"  mail         : no SMTP_HOST, so low-stock mail is captured in the admin portal\n",
         flush=True,
     )
-    if args.simulate > 0:
-        demo.start_simulated_kiosk(base, details["kiosk_token"], args.simulate)
-    _run_server(settings, args.host, args.port, args.workers)
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -95,3 +96,49 @@ def test_embedded_database_keeps_data_between_runs_and_stops_after(data_dir: Pat
     while _postgres_running(pgdata) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _postgres_running(pgdata)
+
+
+def test_demo_prints_working_credentials_and_stops_its_database(data_dir: Path) -> None:
+    port = free_port()
+    log_path = data_dir.parent / "demo.log"
+    with log_path.open("w") as log:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "stockline", "demo", "--port", str(port), "--simulate", "0"],
+            env=_env(data_dir),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        text = ""
+        while time.monotonic() < deadline and "kiosk token:" not in text:
+            time.sleep(0.2)
+            text = log_path.read_text()
+        email = re.search(r"email\s+: (\S+)", text)
+        password = re.search(r"password\s+: (\S+)", text)
+        token = re.search(r"kiosk token: (\S+)", text)
+        assert email and password and token, text[-3000:]
+        base = f"http://127.0.0.1:{port}"
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.2)
+        login = httpx.post(
+            base + "/api/auth/login", json={"email": email.group(1), "password": password.group(1)}
+        )
+        assert login.status_code == 200
+        products = httpx.get(
+            base + "/api/products", headers={"Authorization": f"Bearer {token.group(1)}"}
+        ).json()
+        assert len(products) >= 5
+        assert any(p["low_stock_threshold"] is not None for p in products)
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        demo.wait(timeout=60)
+    assert demo.returncode == 0, log_path.read_text()[-3000:]
+    deadline = time.monotonic() + 20
+    while _postgres_running(data_dir / "pgdata") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _postgres_running(data_dir / "pgdata")
