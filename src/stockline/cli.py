@@ -228,7 +228,7 @@ def _announce_demo(args: argparse.Namespace, details: dict[str, Any], password: 
         f"    password   : {password}\n"
         f"  kiosk        : {base}/kiosk\n"
         f"    kiosk token: {details['kiosk_token']}\n"
-        f"  API docs     : {base}/docs\n"
+        f"  API (OpenAPI): {base}/openapi.json\n"
         f"  mail         : no SMTP_HOST, so low-stock mail is captured in the admin portal\n",
         flush=True,
     )
