@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         listener.subscribe("stockline_config", config.ring)
         services = Services(settings=settings, pool=pool, listener=listener, config=config)
+        services.extras["config"] = config
         app.state.services = services
         await _open_pool(services)
         tasks: list[asyncio.Task[None]] = []

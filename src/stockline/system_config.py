@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -142,13 +143,23 @@ class ConfigCache:
         self._refresh_seconds = refresh_seconds
         self._wake = asyncio.Event()
         self.current = RuntimeConfig([], True)
+        self.refreshed_at: str | None = None
 
     def ring(self) -> None:
         self._wake.set()
 
+    def health(self) -> dict[str, object]:
+        """What this process currently believes (no addresses: counts only)."""
+        return {
+            "notification_recipients": len(self.current.notification_recipients),
+            "inventory_tracking_enabled": self.current.inventory_tracking_enabled,
+            "refreshed_at": self.refreshed_at,
+        }
+
     async def refresh(self) -> RuntimeConfig:
         async with self._pool.connection() as conn:
             self.current = await read_config(conn, self._seed)
+        self.refreshed_at = datetime.now(UTC).isoformat()
         return self.current
 
     async def run(self) -> None:
