@@ -151,3 +151,20 @@ def test_kill_9_during_a_send_resends_after_the_lease_with_the_same_message_id(
     # not before the lease ran out
     assert (logged[1]["started_at"] - logged[0]["started_at"]).total_seconds() >= 4 - 0.1
     assert _log_actions(servers[survivor], "notification_lease_expired")
+
+
+def test_a_stopping_leader_releases_the_lock_and_logs_it(
+    fresh_db: str, server_factory: Any, smtp_server: SmtpServer
+) -> None:
+    servers = _pair(fresh_db, server_factory, smtp_server)
+    shops = {name: _shop(server) for name, server in servers.items()}
+    leader = wait_until(lambda: _leader(shops["inst-a"]), what="a leader")["instance_id"]
+    survivor = "inst-b" if leader == "inst-a" else "inst-a"
+    servers[leader].stop()  # SIGTERM: a graceful shutdown
+    released = _log_actions(servers[leader], "leader_released")
+    assert released and released[-1]["instance_id"] == leader and released[-1]["host"]
+    wait_until(
+        lambda: (_leader(shops[survivor]) or {}).get("instance_id") == survivor,
+        timeout=FAILOVER_LIMIT,
+        what="the survivor to lead",
+    )
