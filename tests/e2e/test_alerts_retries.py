@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.alerts_support import STAFF, buy, one_notification, wait_status
-from tests.fixtures.server import FAST_ENV, Shop, make_shop, start_server
+from tests.fixtures.server import FAST_ENV, Shop, free_port, make_shop, start_server
 from tests.fixtures.smtp import SmtpServer
 
 SCHEDULE = [float(x) for x in FAST_ENV["STOCKLINE_RETRY_SCHEDULE"].split(",")]
@@ -167,3 +167,26 @@ def test_no_recipients_fails_with_a_clear_error(alert_shop: Shop, smtp_server: S
     finally:
         with alert_shop.admin() as c:
             c.put("/api/admin/config", json={"notification_recipients": [STAFF]})
+
+
+def test_connection_refused_is_transient_and_retried(fresh_db: str, server_factory: Any) -> None:
+    closed = free_port()  # nothing listens here
+    server = server_factory(
+        fresh_db,
+        env={
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(closed),
+            "SMTP_TLS": "none",
+            "ADMIN_NOTIFICATION_EMAILS": STAFF,
+            "STOCKLINE_RETRY_SCHEDULE": "30",
+        },
+    )
+    shop = make_shop(server)
+    note = _breach(shop)
+    wait_status(shop.db_url, note["id"], "retrying")
+    detail = _detail(shop, note["id"])
+    (attempt,) = detail["attempts"]
+    assert attempt["outcome"] == "transient"
+    assert "refused" in attempt["error"].lower() or "connect" in attempt["error"].lower()
+    assert detail["next_attempt_at"] is not None
+    assert "retrying in 30 s" in detail["error_details"]
