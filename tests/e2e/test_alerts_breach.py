@@ -153,3 +153,18 @@ def test_twenty_concurrent_crossing_purchases_on_two_workers_make_one_notificati
     assert len(smtp_server.received()) == 1
     with alert_shop.kiosk() as c:
         assert c.get(f"/api/inventory/{product['id']}").json()["current_stock"] == 25 - 100
+
+
+def test_a_product_name_with_markup_and_a_line_break_is_mailed_safely(
+    alert_shop: Shop, smtp_server: SmtpServer
+) -> None:
+    smtp_server.reset()
+    name = "Tea <b>bold</b>\nBcc: victim@example.com"
+    product = alert_shop.create_product(stock=2, threshold=1, name=name)
+    buy(alert_shop, product["id"])
+    note = one_notification(alert_shop.db_url, product["id"])
+    wait_status(alert_shop.db_url, note["id"], "sent")
+    (mail,) = smtp_server.received(note["message_id"])
+    assert mail.recipients == [STAFF]
+    assert "\n" not in mail.subject and "Bcc" not in mail.message
+    assert "&lt;b&gt;bold&lt;/b&gt;" in mail.html() and "<b>bold</b>" not in mail.html()

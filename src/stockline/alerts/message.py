@@ -31,6 +31,11 @@ class Mail:
         return msg
 
 
+def _one_line(text: str) -> str:
+    # a header must not carry CR/LF (a product name could); collapse all whitespace runs
+    return " ".join(text.split())
+
+
 def admin_link(public_url: str) -> str:
     base = public_url.strip().rstrip("/")
     return f"{base}/admin" if base else "/admin"
@@ -51,7 +56,7 @@ def low_stock_mail(
     threshold = payload.get("threshold")
     current = (now or {}).get("current_stock", at_breach)
     link = admin_link(public_url)
-    subject = f"Low stock: {name} ({sku}) is at {current}, threshold {threshold}"
+    subject = _one_line(f"Low stock: {name} ({sku}) is at {current}, threshold {threshold}")
     lines = [
         f"{name} (SKU {sku}) has fallen to its low-stock threshold.",
         "",
