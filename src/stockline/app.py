@@ -10,10 +10,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from stockline import alerts
 from stockline.api import problems
 from stockline.api.deps import Services
 from stockline.api.middleware import BodyLimit, Observe
-from stockline.api.routes import admin, health, inventory, products, purchases
+from stockline.api.routes import admin, health, inventory, notifications, products, purchases
 from stockline.api.routes import auth as auth_routes
 from stockline.config import Settings
 from stockline.db.listen import Listener
@@ -54,6 +55,21 @@ async def _open_pool(services: Services) -> None:
             "database not reachable at start; retrying in the background",
             extra={"action": "db_unreachable_at_start"},
         )
+
+
+async def _start_alerts(services: Services) -> list[Callable[[], Awaitable[None]]]:
+    """Every process runs the mail worker; only the holder of the worker lock dispatches."""
+    worker = alerts.build_worker(services.settings, services.pool, services.config)
+    services.listener.subscribe(alerts.NOTIFICATIONS_CHANNEL, worker.ring)
+    services.extras["worker"] = worker
+    return [worker.leader.run, worker.run, worker.observe]
+
+
+async def _stop_alerts(services: Services) -> None:
+    worker = services.extras.get("worker")
+    if isinstance(worker, alerts.Worker):
+        await worker.stop()
+        await worker.leader.release()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -118,6 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
+    app.state.startup_hooks.append(_start_alerts)
+    app.state.shutdown_hooks.append(_stop_alerts)
     problems.install(app)
     for router in (
         auth_routes.router,
@@ -125,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         purchases.router,
         inventory.router,
         admin.router,
+        notifications.router,
         health.router,
     ):
         app.include_router(router)

@@ -1,0 +1,159 @@
+"""Notification states and the retry schedule (S-7), and the claim/record steps.
+
+pending ──claim──▶ sending ──sent──▶ sent
+                     │ ├──transient, round not spent──▶ retrying ──due──▶ sending
+                     │ └──permanent, or 4th failure───▶ failed ──POST retry──▶ pending
+                     └──lease expired (sender died)──▶ sending again, same Message-ID
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import psycopg
+from psycopg.rows import class_row
+
+from stockline.db.queries import load
+
+_Q = load("alerts")
+
+Status = Literal["pending", "sending", "retrying", "sent", "failed"]
+STATUSES: tuple[Status, ...] = ("pending", "sending", "retrying", "sent", "failed")
+OutcomeKind = Literal["sent", "transient", "permanent"]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A notification this sender holds the lease on; attempt_count is this attempt's number."""
+
+    id: int
+    type: str
+    payload: dict[str, Any]
+    message_id: str
+    product_id: int | None
+    threshold: int | None
+    attempt_count: int
+    requeued_at_attempt: int
+    last_attempt_at: datetime
+    created_at: datetime
+    prior_status: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: OutcomeKind
+    smtp_code: int | None = None
+    smtp_reply: str | None = None
+    error: str | None = None
+
+    def describe(self) -> str:
+        if self.smtp_code is not None:
+            return f"SMTP {self.smtp_code} {self.smtp_reply or ''}".strip()
+        return self.error or self.kind
+
+
+@dataclass(frozen=True)
+class Step:
+    """What an outcome means for the row: its next status and, if retrying, the delay."""
+
+    status: Status
+    delay_seconds: float | None
+    error_details: str | None
+
+
+def next_step(outcome: Outcome, attempt_no: int, round_start: int, delays: list[float]) -> Step:
+    """After attempt k of a round fails transiently, wait delays[k-1]; with no delay left
+    (by default the 4th failed attempt) the notification is failed."""
+    if outcome.kind == "sent":
+        return Step("sent", None, outcome.error)  # a partial refusal is kept as a note
+    failures = attempt_no - round_start
+    if outcome.kind == "permanent":
+        return Step("failed", None, f"permanent failure: {outcome.describe()}")
+    if failures <= len(delays):
+        delay = delays[failures - 1]
+        return Step(
+            "retrying",
+            delay,
+            f"attempt {attempt_no} failed ({outcome.describe()}); retrying in {delay:g} s",
+        )
+    return Step(
+        "failed",
+        None,
+        f"gave up after {failures} failed attempts; last: {outcome.describe()}",
+    )
+
+
+async def claim_due(
+    conn: psycopg.AsyncConnection[Any], *, limit: int, lease_seconds: float, instance_id: str
+) -> list[Claimed]:
+    async with conn.transaction(), conn.cursor(row_factory=class_row(Claimed)) as cur:
+        await cur.execute(
+            _Q["claim_due_notifications"],
+            {"limit": limit, "lease_seconds": lease_seconds, "instance_id": instance_id},
+        )
+        return await cur.fetchall()
+
+
+async def record_outcome(
+    conn: psycopg.AsyncConnection[Any],
+    claimed: Claimed,
+    outcome: Outcome,
+    step: Step,
+    *,
+    instance_id: str,
+) -> bool:
+    """The attempt row and the next status in one transaction. False when this sender's
+    lease was taken over meanwhile (the other sender owns the row now)."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            _Q["update_notification_outcome"],
+            {
+                "id": claimed.id,
+                "attempt_no": claimed.attempt_count,
+                "status": step.status,
+                "delay_seconds": step.delay_seconds,
+                "error_details": step.error_details,
+            },
+        )
+        if await cur.fetchone() is None:
+            return False
+        await conn.execute(
+            _Q["insert_attempt"],
+            {
+                "notification_id": claimed.id,
+                "attempt_no": claimed.attempt_count,
+                "started_at": claimed.last_attempt_at,
+                "outcome": outcome.kind,
+                "smtp_code": outcome.smtp_code,
+                "smtp_reply": outcome.smtp_reply,
+                "error": outcome.error,
+                "instance_id": instance_id,
+            },
+        )
+    return True
+
+
+async def seconds_until_next_due(conn: psycopg.AsyncConnection[Any]) -> float | None:
+    cur = await conn.execute(_Q["select_next_due_seconds"])
+    row = await cur.fetchone()
+    value = None if row is None else _first(row)
+    return None if value is None else float(value)
+
+
+async def queue_depth(conn: psycopg.AsyncConnection[Any]) -> dict[str, int]:
+    cur = await conn.execute(_Q["select_queue_depth"])
+    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+    for row in await cur.fetchall():
+        status, n = _pair(row)
+        counts[str(status)] = int(n)
+    return counts
+
+
+def _first(row: Any) -> Any:
+    return row["seconds"] if isinstance(row, dict) else row[0]
+
+
+def _pair(row: Any) -> tuple[Any, Any]:
+    return (row["status"], row["n"]) if isinstance(row, dict) else (row[0], row[1])

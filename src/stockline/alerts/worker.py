@@ -1,0 +1,230 @@
+"""The mail worker: runs in every process, dispatches only while its process leads (S-8).
+
+Woken by NOTIFY stockline_notifications (a committed breach is mailed within a
+second) or when the earliest retry / lease comes due, and at least every
+STOCKLINE_WORKER_POLL_SECONDS. Each batch: confirm the lock, claim due rows with a
+lease (one short transaction), send outside any transaction, then record each
+attempt and its next status in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from stockline import metrics
+from stockline.alerts import notifications as n
+from stockline.alerts.leader import LeaderElection
+from stockline.alerts.mailer import Mailer
+from stockline.alerts.message import low_stock_mail
+from stockline.config import Settings
+from stockline.db.queries import load
+from stockline.system_config import ConfigCache
+
+log = logging.getLogger(__name__)
+_Q = load("alerts")
+BATCH = 20
+CONCURRENT_SENDS = 8
+NO_RECIPIENTS = (
+    "no recipients: notification_recipients is empty (set it in the admin settings, "
+    "or ADMIN_NOTIFICATION_EMAILS while none is stored)"
+)
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
+        leader: LeaderElection,
+        config: ConfigCache,
+        mailer: Mailer,
+    ) -> None:
+        self._settings = settings
+        self._pool = pool
+        self._leader = leader
+        self._config = config
+        self._mailer = mailer
+        self._wake = asyncio.Event()
+        self._sends = asyncio.Semaphore(CONCURRENT_SENDS)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self.last_batch_at: datetime | None = None
+        leader.on_change(lambda leading: self.ring())
+
+    @property
+    def leader(self) -> LeaderElection:
+        return self._leader
+
+    def ring(self) -> None:
+        self._wake.set()
+
+    async def _wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), max(seconds, 0.0))
+        self._wake.clear()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            if not self._leader.leading:
+                await self._wait(self._settings.worker_poll_seconds)
+                continue
+            try:
+                delay = await self._dispatch_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database away: try again shortly
+                log.warning(
+                    "notification batch failed",
+                    extra={"action": "worker_batch_failed", "error": type(exc).__name__},
+                )
+                delay = min(1.0, self._settings.worker_poll_seconds)
+            await self._wait(delay)
+
+    async def _dispatch_once(self) -> float:
+        if not await self._leader.confirm():
+            return 0.0
+        with contextlib.suppress(Exception):  # a stale cache beats no mail
+            await self._config.refresh()
+        async with self._pool.connection() as conn:
+            claimed = await n.claim_due(
+                conn,
+                limit=BATCH,
+                lease_seconds=self._settings.send_lease_seconds,
+                instance_id=self._settings.instance_id,
+            )
+        self.last_batch_at = datetime.now(UTC)
+        if claimed:
+            tasks = [asyncio.create_task(self._send_guarded(c)) for c in claimed]
+            self._inflight.update(tasks)
+            try:
+                await asyncio.gather(*tasks)
+            finally:
+                self._inflight.difference_update(tasks)
+        if len(claimed) == BATCH:
+            return 0.0
+        async with self._pool.connection() as conn:
+            due_in = await n.seconds_until_next_due(conn)
+        poll = self._settings.worker_poll_seconds
+        return poll if due_in is None else min(poll, due_in)
+
+    async def _send_guarded(self, claimed: n.Claimed) -> None:
+        async with self._sends:
+            try:
+                await self._send(claimed)
+            except Exception as exc:  # the lease brings it back; say why
+                log.warning(
+                    "could not record a delivery attempt; the lease will bring it back",
+                    extra={
+                        "action": "notification_record_failed",
+                        "notification_id": claimed.id,
+                        "error": type(exc).__name__,
+                    },
+                )
+
+    async def _send(self, claimed: n.Claimed) -> None:
+        ids = {
+            "notification_id": claimed.id,
+            "attempt_no": claimed.attempt_count,
+            "message_id": claimed.message_id,
+            "instance_id": self._settings.instance_id,
+        }
+        if claimed.prior_status == "sending":
+            metrics.NOTIFICATION_ATTEMPTS.labels("lease_expired").inc()
+            log.warning(
+                "a sender's lease expired; sending again with the same Message-ID",
+                extra={"action": "notification_lease_expired", **ids},
+            )
+        recipients = list(self._config.current.notification_recipients)
+        if claimed.type != "low_stock":
+            outcome = n.Outcome("permanent", error=f"unknown notification type {claimed.type!r}")
+        elif not recipients:
+            outcome = n.Outcome("permanent", error=NO_RECIPIENTS)
+        else:
+            mail = low_stock_mail(
+                message_id=claimed.message_id,
+                recipients=recipients,
+                payload=claimed.payload,
+                now=await self._product_now(claimed.product_id),
+                public_url=self._settings.public_url,
+            )
+            log.info(
+                "sending notification",
+                extra={"action": "notification_send", "recipients": len(recipients), **ids},
+            )
+            outcome = await self._mailer.deliver(mail, claimed.id)
+        step = n.next_step(
+            outcome, claimed.attempt_count, claimed.requeued_at_attempt, self._settings.retry_delays
+        )
+        if outcome.error == NO_RECIPIENTS:
+            step = n.Step("failed", None, NO_RECIPIENTS)
+        async with self._pool.connection() as conn:
+            recorded = await n.record_outcome(
+                conn, claimed, outcome, step, instance_id=self._settings.instance_id
+            )
+        metrics.NOTIFICATION_ATTEMPTS.labels(outcome.kind).inc()
+        extra = {
+            **ids,
+            "outcome": outcome.kind,
+            "smtp_code": outcome.smtp_code,
+            "status": step.status,
+            "next_in_seconds": step.delay_seconds,
+            "error": outcome.error or outcome.smtp_reply,
+        }
+        if not recorded:
+            log.warning(
+                "delivery attempt finished after its lease was taken over; not recorded",
+                extra={"action": "notification_lease_lost", **extra},
+            )
+        elif outcome.kind == "sent":
+            log.info("notification sent", extra={"action": "notification_sent", **extra})
+        else:
+            log.warning(
+                "notification attempt failed",
+                extra={"action": "notification_attempt_failed", **extra},
+            )
+
+    async def _product_now(self, product_id: int | None) -> dict[str, Any] | None:
+        if product_id is None:
+            return None
+        try:
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(_Q["select_product_now"], {"product_id": product_id})
+                row = await cur.fetchone()
+        except Exception:
+            return None  # the breach payload is enough for a message
+        return dict(row) if row else None
+
+    async def observe(self) -> None:
+        """Queue depth for /metrics, from every process (livemax across them)."""
+        metrics.WORKER_LEADER.set(1 if self._leader.leading else 0)
+        while True:
+            try:
+                async with self._pool.connection() as conn:
+                    counts = await n.queue_depth(conn)
+                for status, count in counts.items():
+                    metrics.NOTIFICATION_QUEUE.labels(status).set(count)
+            except Exception:
+                log.debug("queue depth unavailable", extra={"action": "queue_depth_failed"})
+            await asyncio.sleep(min(self._settings.worker_poll_seconds, 5.0))
+
+    async def stop(self, grace_seconds: float = 2.0) -> None:
+        """Stop claiming; give sends in flight a moment to finish and record."""
+        self._stopping = True
+        self.ring()
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=grace_seconds)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            **self._leader.health(),
+            "instance_id": self._settings.instance_id,
+            "delivery": self._mailer.mode,
+            "last_batch_at": self.last_batch_at.isoformat() if self.last_batch_at else None,
+        }

@@ -1,0 +1,168 @@
+-- name: claim_due_notifications
+-- SKIP LOCKED + a lease: two would-be senders never take the same row (S-8). A row
+-- still 'sending' after its lease belongs to a sender that died: its attempt is
+-- logged as lease_expired and the row is sent again with the same Message-ID (S-7).
+WITH due AS (
+    SELECT id, status AS prior_status, attempt_count AS prior_attempts,
+           last_attempt_at AS prior_started, sending_instance_id AS prior_instance
+      FROM email_notification_log
+     WHERE (status IN ('pending', 'retrying') AND next_attempt_at <= now())
+        OR (status = 'sending' AND lease_expires_at <= now())
+     ORDER BY COALESCE(next_attempt_at, lease_expires_at), id
+     LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
+), expired AS (
+    INSERT INTO email_notification_attempts
+           (notification_id, attempt_no, started_at, outcome, error, instance_id)
+    SELECT id, prior_attempts, COALESCE(prior_started, now()), 'lease_expired',
+           'the sender stopped before recording an outcome; its lease expired',
+           prior_instance
+      FROM due
+     WHERE prior_status = 'sending' AND prior_attempts > 0
+    ON CONFLICT (notification_id, attempt_no) DO NOTHING
+)
+UPDATE email_notification_log n
+   SET status = 'sending',
+       attempt_count = n.attempt_count + 1,
+       last_attempt_at = now(),
+       next_attempt_at = NULL,
+       lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+       sending_instance_id = %(instance_id)s,
+       updated_at = now()
+  FROM due
+ WHERE n.id = due.id
+RETURNING n.id, n.type, n.payload, n.message_id, n.product_id, n.threshold,
+          n.attempt_count, n.requeued_at_attempt, n.last_attempt_at, n.created_at,
+          due.prior_status;
+
+-- name: select_product_now
+-- the message shows the stock at send time too (a retry may go out minutes later)
+SELECT p.sku, p.name, p.low_stock_threshold, s.current_stock
+  FROM products p JOIN inventory_snapshot s ON s.product_id = p.id
+ WHERE p.id = %(product_id)s;
+
+-- name: update_notification_outcome
+-- only the claim that is still current may record: a sender that lost its lease stays silent
+UPDATE email_notification_log
+   SET status = %(status)s,
+       next_attempt_at = CASE WHEN %(delay_seconds)s::float8 IS NULL THEN NULL
+                              ELSE now() + make_interval(secs => %(delay_seconds)s::float8) END,
+       error_details = %(error_details)s,
+       lease_expires_at = NULL,
+       sending_instance_id = NULL,
+       updated_at = now()
+ WHERE id = %(id)s AND status = 'sending' AND attempt_count = %(attempt_no)s
+RETURNING id;
+
+-- name: insert_attempt
+INSERT INTO email_notification_attempts
+       (notification_id, attempt_no, started_at, outcome, smtp_code, smtp_reply, error,
+        instance_id)
+VALUES (%(notification_id)s, %(attempt_no)s, %(started_at)s, %(outcome)s, %(smtp_code)s,
+        %(smtp_reply)s, %(error)s, %(instance_id)s);
+
+-- name: select_next_due_seconds
+-- how long the worker may sleep before the earliest retry or lease expiry is due
+SELECT GREATEST(0, EXTRACT(EPOCH FROM MIN(due) - now()))::float8 AS seconds
+  FROM (SELECT MIN(next_attempt_at) AS due FROM email_notification_log
+         WHERE status IN ('pending', 'retrying')
+        UNION ALL
+        SELECT MIN(lease_expires_at) FROM email_notification_log WHERE status = 'sending') d;
+
+-- name: insert_captured_mail
+-- S-10: with no SMTP_HOST the message is kept here and shown in the portal
+INSERT INTO captured_mail
+       (notification_id, message_id, recipients, subject, body_text, body_html)
+VALUES (%(notification_id)s, %(message_id)s, %(recipients)s, %(subject)s, %(body_text)s,
+        %(body_html)s)
+RETURNING id;
+
+-- name: select_queue_depth
+SELECT status, count(*)::bigint AS n FROM email_notification_log GROUP BY status;
+
+-- name: select_notifications_page
+-- newest first; before_id pages backwards (the ledger page's shape)
+SELECT id, type, payload, status, attempt_count, last_attempt_at, next_attempt_at,
+       error_details, message_id, product_id, threshold, breach_open, created_at, updated_at
+  FROM email_notification_log
+ WHERE (%(status)s::text IS NULL OR status = %(status)s::text)
+   AND (%(type)s::text IS NULL OR type = %(type)s::text)
+   AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
+ ORDER BY id DESC
+ LIMIT %(limit)s;
+
+-- name: select_notification
+SELECT id, type, payload, status, attempt_count, last_attempt_at, next_attempt_at,
+       error_details, message_id, product_id, threshold, breach_open, created_at, updated_at
+  FROM email_notification_log
+ WHERE id = %(id)s;
+
+-- name: select_attempts
+SELECT id, attempt_no, started_at, finished_at, outcome, smtp_code, smtp_reply, error,
+       instance_id
+  FROM email_notification_attempts
+ WHERE notification_id = %(id)s
+ ORDER BY attempt_no;
+
+-- name: update_requeue_failed
+-- a fresh retry round; the status change rings stockline_notifications (0001 trigger)
+UPDATE email_notification_log
+   SET status = 'pending', next_attempt_at = now(), error_details = NULL,
+       requeued_at_attempt = attempt_count, updated_at = now()
+ WHERE id = %(id)s AND status = 'failed'
+RETURNING id;
+
+-- name: select_notification_stats
+SELECT
+    (SELECT count(*) FROM email_notification_log)::bigint AS total,
+    (SELECT count(*) FROM email_notification_attempts)::bigint AS attempts,
+    (SELECT count(*) FROM email_notification_attempts WHERE attempt_no > 1)::bigint AS retries,
+    (SELECT EXTRACT(EPOCH FROM now() - MIN(created_at)) FROM email_notification_log
+      WHERE status IN ('pending', 'retrying', 'sending'))::float8 AS oldest_pending_age_seconds;
+
+-- name: select_attempts_by_outcome
+SELECT outcome, count(*)::bigint AS n FROM email_notification_attempts GROUP BY outcome;
+
+-- name: select_leader
+-- believed only while its backend still holds the advisory lock
+SELECT l.instance_id, l.host, l.pid, l.since, l.backend_pid,
+       EXISTS (SELECT 1 FROM pg_locks k
+                WHERE k.locktype = 'advisory' AND k.granted AND k.pid = l.backend_pid
+                  AND k.database = (SELECT oid FROM pg_database
+                                     WHERE datname = current_database())
+                  AND k.classid = %(classid)s::bigint::oid
+                  AND k.objid = %(objid)s::bigint::oid
+                  AND k.objsubid = 1) AS holding
+  FROM notification_worker_leader l;
+
+-- name: select_lock_held
+-- the leader's check before each batch, on its own lock connection
+SELECT EXISTS (SELECT 1 FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
+                  AND classid = %(classid)s::bigint::oid
+                  AND objid = %(objid)s::bigint::oid
+                  AND objsubid = 1) AS held;
+
+-- name: lock_try_worker
+SELECT pg_try_advisory_lock(%(key)s) AS acquired;
+
+-- name: lock_release_worker
+SELECT pg_advisory_unlock(%(key)s) AS released;
+
+-- name: upsert_leader
+INSERT INTO notification_worker_leader (instance_id, host, pid, backend_pid, since)
+VALUES (%(instance_id)s, %(host)s, %(pid)s, pg_backend_pid(), now())
+ON CONFLICT (singleton) DO UPDATE
+   SET instance_id = EXCLUDED.instance_id, host = EXCLUDED.host, pid = EXCLUDED.pid,
+       backend_pid = EXCLUDED.backend_pid, since = EXCLUDED.since
+RETURNING since;
+
+-- name: delete_leader
+DELETE FROM notification_worker_leader WHERE backend_pid = pg_backend_pid();
+
+-- name: select_captured_mail_page
+SELECT id, notification_id, message_id, recipients, subject, body_text, body_html, created_at
+  FROM captured_mail
+ WHERE (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
+ ORDER BY id DESC
+ LIMIT %(limit)s;
