@@ -175,7 +175,13 @@ def test_metrics_aggregate_leader_queue_and_attempts_across_workers(alert_shop: 
     def scraped() -> str | None:
         with alert_shop.server.client() as c:
             text = _get(c, "/metrics").text
-        return text if 'stockline_notifications{status="sent"}' in text else None
+        sent = [
+            ln
+            for ln in text.splitlines()
+            if ln.startswith('stockline_notifications{status="sent"}')
+        ]
+        # the gauge is refreshed periodically: wait for a scrape that has counted the mail
+        return text if sent and float(sent[0].split()[-1]) >= 5 else None
 
     text = wait_until(scraped, what="queue depth in /metrics")
     lines = text.splitlines()
