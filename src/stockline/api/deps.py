@@ -48,7 +48,9 @@ async def get_conn(services: ServicesDep) -> AsyncIterator[psycopg.AsyncConnecti
         yield conn
 
 
-Conn = Annotated[psycopg.AsyncConnection[Any], Depends(get_conn)]
+# scope="function": the transaction commits before the response is sent, so a client
+# that reads right after a 2xx sees its own write (request scope would commit after it)
+Conn = Annotated[psycopg.AsyncConnection[Any], Depends(get_conn, scope="function")]
 
 
 def _credentials(request: Request) -> tuple[str, bool] | None:
