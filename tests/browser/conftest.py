@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from functools import cache
@@ -32,12 +33,11 @@ pytestmark = pytest.mark.browser
 
 @cache
 def app_paths() -> frozenset[str]:
-    """The routes this build serves (read from the app itself, no server needed)."""
+    """The API paths this build serves (its OpenAPI document, no server needed)."""
     from stockline.app import create_app
     from stockline.config import Settings
 
-    app = create_app(Settings())
-    return frozenset(getattr(r, "path", "") for r in app.routes)
+    return frozenset(create_app(Settings()).openapi()["paths"])
 
 
 def has_route(path: str) -> bool:
@@ -98,7 +98,8 @@ def admin_login(page: Page, shop: Shop) -> None:
     page.fill("#login-password", shop.admin_password)
     page.click("#login-form button[type=submit]")
     expect(page.locator("#app")).to_be_visible()
-    expect(page.locator("#products-body tr").first).to_be_visible()
+    expect(page.locator("#products-summary")).not_to_be_empty()
+    wait_live(page)
 
 
 def pair_kiosk(page: Page, shop: Shop) -> None:
@@ -106,6 +107,14 @@ def pair_kiosk(page: Page, shop: Shop) -> None:
     page.fill("#pair-token", shop.kiosk_token)
     page.click("#pair-form button[type=submit]")
     expect(page.locator("#shop")).to_be_visible()
+    wait_live(page)
+
+
+def wait_live(page: Page) -> None:
+    """The page has loaded its products and follows the stream (or polls without one)."""
+    expect(page.locator("#live-status")).to_have_attribute(
+        "data-state", re.compile("^(live|polling)$"), timeout=15_000
+    )
 
 
 def row(page: Page, product_id: int) -> Any:

@@ -245,7 +245,10 @@ window.SL = (function () {
       });
     }
 
-    start() { this.connect(); }
+    start() {
+      if (navigator.onLine === false) this.setState("offline");
+      this.connect();
+    }
 
     stop() {
       this.stopped = true;
@@ -291,7 +294,9 @@ window.SL = (function () {
         this.dropped = true;
         this.probe();
       });
+      // `reset`: the position asked for is gone (retention) or unknown; same shape as snapshot
       es.addEventListener("snapshot", (ev) => this.onSnapshot(ev));
+      es.addEventListener("reset", (ev) => this.onSnapshot(ev));
       for (const type of EVENT_TYPES) es.addEventListener(type, (ev) => this.onEvent(type, ev));
     }
 

@@ -55,10 +55,10 @@
 
   async function enterShop() {
     await api("GET", "/api/auth/me");
-    $("#pair-view").hidden = true;
-    $("#shop").hidden = false;
     await loadProducts();
     renderBasket();
+    $("#pair-view").hidden = true;
+    $("#shop").hidden = false;
     startLive();
     setInterval(() => { loadProducts().catch(() => {}); }, 60000);
   }
