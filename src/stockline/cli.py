@@ -190,7 +190,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = open_database(_settings())
     _migrate(settings)
     password = secrets.token_urlsafe(9)
-    details = _run_async(settings, lambda c: demo.prepare(c, password))
+    details = _run_async(
+        settings, lambda c: demo.prepare(c, password, settings.admin_notification_emails)
+    )
     wildcard = args.host in ("0.0.0.0", "::")  # noqa: S104 - only to print a usable URL
     base = f"http://{'127.0.0.1' if wildcard else args.host}:{args.port}"
     print(
@@ -205,7 +207,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         flush=True,
     )
     if args.simulate > 0:
-        demo.start_simulated_kiosk(base, details["kiosk_token"], args.simulate)
+        # the simulated kiosk buys; the demo admin restocks what runs low
+        demo.start_simulated_kiosk(
+            base, details["kiosk_token"], args.simulate, admin_password=password
+        )
     _run_server(settings, args.host, args.port, args.workers)
     return 0
 
