@@ -281,3 +281,24 @@ def test_purchase_by_another_client_appears_in_the_table_within_a_second(
     assert time.monotonic() - start <= 1.0
     expect(row(page, p["id"])).to_have_class(re.compile("flash"))
     expect(row(page, p["id"]).locator("[data-col=status]")).to_contain_text("Low stock")
+
+
+def test_adjusting_stock_works_with_the_keyboard_alone(
+    shop: Shop, new_context: Callable[..., BrowserContext]
+) -> None:
+    p = shop.create_product(stock=4, name="Keyboard tea")
+    page = new_context().new_page()
+    admin_login(page, shop)
+    page.focus("#product-search")
+    page.keyboard.type("Keyboard tea")
+    manage = row(page, p["id"]).get_by_role("button", name="Manage Keyboard tea")
+    manage.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#adjust-delta")).to_be_focused()
+    page.keyboard.type("6")
+    page.keyboard.press("Tab")
+    page.keyboard.type("delivery")
+    page.keyboard.press("Enter")
+    expect(row(page, p["id"]).locator("[data-col=stock]")).to_have_text("10")
+    page.keyboard.press("Escape")
+    expect(page.locator("#product-dialog")).to_be_hidden()

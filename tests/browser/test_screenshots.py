@@ -14,6 +14,7 @@ from tests.browser.conftest import (
     SCREENSHOTS,
     admin_login,
     collect_errors,
+    has_route,
     pair_kiosk,
     row,
 )
@@ -24,6 +25,8 @@ pytestmark = pytest.mark.browser
 
 def _stock_like_the_demo(shop: Shop) -> dict[str, int]:
     ids: dict[str, int] = {}
+    with shop.admin() as c:
+        c.put("/api/admin/config", json={"notification_recipients": ["ops@demo-shop.example.com"]})
     for sku, name, price, threshold, stock in SAMPLE_PRODUCTS:
         p = shop.create_product(sku=sku, name=name, price=price, threshold=threshold, stock=stock)
         ids[sku] = p["id"]
@@ -59,6 +62,17 @@ def test_pages_render_cleanly_for_the_screenshots(
     admin.screenshot(path=str(SCREENSHOTS / "admin-product.png"))
     admin.keyboard.press("Escape")
 
+    if has_route("/api/admin/notifications"):
+        admin.click("[data-nav=notifications]")
+        expect(admin.locator("#notifications-body tr[data-status=sent]")).to_have_count(
+            2, timeout=15_000
+        )
+        expect(admin.locator("#stats")).to_contain_text("worker leader")
+        admin.screenshot(path=str(SCREENSHOTS / "admin-notifications.png"))
+        admin.click("[data-nav=mail]")
+        expect(admin.locator("#mail-list details")).to_have_count(2)
+        admin.screenshot(path=str(SCREENSHOTS / "admin-mail.png"))
+
     admin.click("[data-nav=settings]")
     expect(admin.locator("#smtp-status")).not_to_be_empty()
     admin.screenshot(path=str(SCREENSHOTS / "admin-settings.png"))
@@ -69,10 +83,13 @@ def test_pages_render_cleanly_for_the_screenshots(
     for sku in ("COLA-033", "COLA-033", "APPLE-01"):
         kiosk.locator(f'#grid .product-card[data-id="{ids[sku]}"]').tap()
     expect(kiosk.locator("#basket-lines li")).to_have_count(2)
+    kiosk.wait_for_timeout(400)  # the tap feedback and the Pay button's colour settle
     kiosk.screenshot(path=str(SCREENSHOTS / "kiosk-portrait.png"))
 
     desk = new_context(viewport=DESKTOP).new_page()
     pair_kiosk(desk, shop)
     desk.locator(f'#grid .product-card[data-id="{ids["WATER-05"]}"]').click()
+    desk.mouse.move(0, 0)
+    desk.wait_for_timeout(400)
     desk.screenshot(path=str(SCREENSHOTS / "kiosk-desktop.png"))
     assert errors == []

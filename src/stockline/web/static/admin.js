@@ -526,9 +526,10 @@
     const age = pickNumber(s, "oldest_pending_age_seconds", "oldest_pending_age", "oldest_pending_seconds");
     cards.push(stat("oldest pending", typeof age === "number" ? duration(age) : fmt(age)));
     const leader = s.leader || s.worker_leader || null;
-    let leaderText = "none";
+    let leaderText = "no instance holds the worker lock right now";
     if (leader && typeof leader === "object") {
-      leaderText = [leader.instance_id, leader.host, leader.pid ? "pid " + leader.pid : ""].filter(Boolean).join(" · ");
+      leaderText = "instance " + (leader.instance_id || "?") + (leader.host ? " on " + leader.host : "") +
+        (leader.pid ? " (pid " + leader.pid + ")" : "") + (leader.since ? ", leading since " + when(leader.since) : "");
     } else if (leader) leaderText = String(leader);
     cards.push(el("div", { class: "stat stat-wide" }, el("span", { class: "stat-label", text: "worker leader" }),
       el("span", { class: "stat-value stat-small", text: leaderText })));
@@ -619,6 +620,17 @@
     if (!notifDialog.open) notifDialog.showModal();
   }
 
+  /** Repaint the open detail dialog, unless it was closed (or shows another) meanwhile. */
+  async function refillNotification(id) {
+    if (!notifDialog.open || notifDialog.dataset.id !== String(id)) return;
+    try {
+      const n = await api("GET", "/api/admin/notifications/" + id);
+      if (notifDialog.open && notifDialog.dataset.id === String(id)) fillNotification(n);
+    } catch (err) {
+      handleBackgroundError(err, "Notification");
+    }
+  }
+
   function fillNotification(n) {
     notifDialog.dataset.id = String(n.id);
     $("#nd-title").textContent = "Notification #" + n.id;
@@ -653,8 +665,7 @@
     try {
       await api("POST", "/api/admin/notifications/" + id + "/retry");
       toast("Notification #" + id + " queued again");
-      await refreshNotifications();
-      if (notifDialog.open && notifDialog.dataset.id === String(id)) await openNotification(id);
+      await Promise.all([refreshNotifications(), refillNotification(id)]);
     } catch (err) {
       if (notifDialog.open) $("#nd-error").textContent = SL.message(err);
       handleBackgroundError(err, "Retry");
