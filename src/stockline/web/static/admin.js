@@ -182,12 +182,17 @@
       return;
     }
     let changed = false;
+    let moved = false; // stock, flags or tracking: worth a highlight (a timestamp alone is not)
     for (const key of [...STOCK_FIELDS, "low_stock_threshold", "name", "sku"]) {
-      if (s[key] !== undefined && s[key] !== p[key]) { p[key] = s[key]; changed = true; }
+      if (s[key] !== undefined && s[key] !== p[key]) {
+        p[key] = s[key];
+        changed = true;
+        if (key !== "last_activity_at" && key !== "name" && key !== "sku") moved = true;
+      }
     }
     if (s.current_stock !== undefined) p.negative_flag = s.current_stock < 0;
     if (!changed) return;
-    updateRow(p, flash);
+    updateRow(p, flash && moved);
     updateCounts();
     if (state.openId === id) fillDialogSummary(p);
   }

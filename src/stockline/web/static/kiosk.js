@@ -15,6 +15,7 @@
     inFlight: false,
     live: null,
     thanksTimer: null,
+    refreshTimer: null,
   };
 
   // ------------------------------------------------------------ basket persistence
@@ -60,7 +61,8 @@
     $("#pair-view").hidden = true;
     $("#shop").hidden = false;
     startLive();
-    setInterval(() => { loadProducts().catch(() => {}); }, 60000);
+    // names, prices and new products (stock itself arrives live)
+    if (!state.refreshTimer) state.refreshTimer = setInterval(() => { loadProducts().catch(() => {}); }, 60000);
   }
 
   // ------------------------------------------------------------ products
