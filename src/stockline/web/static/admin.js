@@ -241,7 +241,8 @@
       el("td", { class: "num" }, p.low_stock_threshold === null ? "—" : String(p.low_stock_threshold)),
       el("td", { "data-col": "status" }, el("div", { class: "badges" }, statusBadges(p))),
       tracking,
-      el("td", { class: "muted", title: when(p.last_activity_at) }, ago(p.last_activity_at)),
+      el("td", { class: "muted", title: when(p.last_activity_at), "data-col": "activity",
+        "data-at": p.last_activity_at || "" }, ago(p.last_activity_at)),
       el("td", { class: "actions" },
         el("button", { type: "button", class: "btn btn-small", "aria-label": "Manage " + p.name,
           onclick: () => openProduct(p.id) }, "Manage")),
@@ -294,6 +295,13 @@
     $("#products-summary").textContent = n + " product" + (n === 1 ? "" : "s") +
       (low ? " · " + low + " low" : "") + (negative ? " · " + negative + " negative" : "");
   }
+
+  // "12 s ago" keeps counting while nothing happens
+  setInterval(() => {
+    for (const td of $$('#products-body td[data-col="activity"]')) {
+      if (td.dataset.at) td.textContent = ago(td.dataset.at);
+    }
+  }, 15000);
 
   for (const seg of $$("[data-filter]")) {
     seg.addEventListener("click", () => {
