@@ -203,7 +203,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"  kiosk        : {base}/kiosk\n"
         f"    kiosk token: {details['kiosk_token']}\n"
         f"  API docs     : {base}/docs\n"
-        f"  mail         : no SMTP_HOST, so low-stock mail is captured in the admin portal\n",
+        + (
+            f"  mail         : low-stock mail goes to {settings.smtp_host} (SMTP)\n"
+            if settings.smtp_host
+            else "  mail         : no SMTP_HOST: low-stock mail is captured in the admin portal\n"
+        )
+        + (
+            f"  simulation   : a kiosk buys about {args.simulate:g} times a second and the demo "
+            "admin restocks what runs low (--simulate 0 turns it off)\n"
+            if args.simulate > 0
+            else ""
+        ),
         flush=True,
     )
     if args.simulate > 0:
