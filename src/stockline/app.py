@@ -23,6 +23,7 @@ from stockline.db.queries import load
 from stockline.inventory.ledger import prune_idempotency_keys
 from stockline.logs import configure_logging
 from stockline.system_config import ConfigCache
+from stockline.web import pages
 
 log = logging.getLogger(__name__)
 _AUTH_Q = load("auth")
@@ -147,6 +148,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health.router,
     ):
         app.include_router(router)
+    # web pages: /admin, /kiosk and their static files
+    app.include_router(pages.router)
+    app.mount("/static", pages.static_files(), name="static")
 
     app.add_middleware(Observe)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -205,11 +205,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with open_database(_settings()) as settings:
         _migrate(settings)
         password = secrets.token_urlsafe(9)
-        details = _run_async(settings, lambda c: demo.prepare(c, password))
-        _announce_demo(args, details, password)
+        details = _run_async(
+            settings, lambda c: demo.prepare(c, password, settings.admin_notification_emails)
+        )
+        _announce_demo(args, settings, details, password)
         if args.simulate > 0:
-            base = _base_url(args)
-            demo.start_simulated_kiosk(base, details["kiosk_token"], args.simulate)
+            # the simulated kiosk buys; the demo admin restocks what runs low
+            demo.start_simulated_kiosk(
+                _base_url(args), details["kiosk_token"], args.simulate, admin_password=password
+            )
         _run_server(settings, args.host, args.port, args.workers)
     return 0
 
@@ -219,7 +223,9 @@ def _base_url(args: argparse.Namespace) -> str:
     return f"http://{'127.0.0.1' if wildcard else args.host}:{args.port}"
 
 
-def _announce_demo(args: argparse.Namespace, details: dict[str, Any], password: str) -> None:
+def _announce_demo(
+    args: argparse.Namespace, settings: Settings, details: dict[str, Any], password: str
+) -> None:
     base = _base_url(args)
     print(
         "\n  stockline demo shop is starting\n"
@@ -229,7 +235,17 @@ def _announce_demo(args: argparse.Namespace, details: dict[str, Any], password: 
         f"  kiosk        : {base}/kiosk\n"
         f"    kiosk token: {details['kiosk_token']}\n"
         f"  API (OpenAPI): {base}/openapi.json\n"
-        f"  mail         : no SMTP_HOST, so low-stock mail is captured in the admin portal\n",
+        + (
+            f"  mail         : low-stock mail goes to {settings.smtp_host} (SMTP)\n"
+            if settings.smtp_host
+            else "  mail         : no SMTP_HOST: low-stock mail is captured in the admin portal\n"
+        )
+        + (
+            f"  simulation   : a kiosk buys about {args.simulate:g} times a second and the demo "
+            "admin restocks what runs low (--simulate 0 turns it off)\n"
+            if args.simulate > 0
+            else ""
+        ),
         flush=True,
     )
 

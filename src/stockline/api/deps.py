@@ -48,7 +48,9 @@ async def get_conn(services: ServicesDep) -> AsyncIterator[psycopg.AsyncConnecti
         yield conn
 
 
-Conn = Annotated[psycopg.AsyncConnection[Any], Depends(get_conn)]
+# scope="function": the connection goes back to the pool before the response is sent
+# (connections are autocommit, so each command's transaction committed already)
+Conn = Annotated[psycopg.AsyncConnection[Any], Depends(get_conn, scope="function")]
 
 
 def _credentials(request: Request) -> tuple[str, bool] | None:
