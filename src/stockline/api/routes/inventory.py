@@ -90,7 +90,8 @@ async def ledger_csv(
 
     async def rows() -> AsyncIterator[str]:
         # its own connection, held only while the export streams
-        async with services.pool.connection() as conn:
+        # a server-side cursor lives in a transaction (pool connections are autocommit)
+        async with services.pool.connection() as conn, conn.transaction():
             buf = io.StringIO()
             writer = csv.writer(buf)
             writer.writerow(
