@@ -15,10 +15,12 @@ from stockline.api.deps import Services
 from stockline.api.middleware import BodyLimit, Observe
 from stockline.api.routes import admin, health, inventory, products, purchases
 from stockline.api.routes import auth as auth_routes
+from stockline.api.routes import events as events_routes
 from stockline.config import Settings
 from stockline.db.listen import Listener
 from stockline.db.pool import make_pool
 from stockline.db.queries import load
+from stockline.events import service as events_service
 from stockline.inventory.ledger import prune_idempotency_keys
 from stockline.logs import configure_logging
 from stockline.system_config import ConfigCache
@@ -113,11 +115,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
+    # events (S-11): hub + feed on the shared listener, retention; streams end on SIGTERM
+    app.state.startup_hooks.append(events_service.startup)
+    app.state.shutdown_hooks.append(events_service.shutdown)
     problems.install(app)
     for router in (
         auth_routes.router,
         products.router,
         purchases.router,
+        events_routes.router,  # before inventory: /api/inventory/{product_id} must not take it
         inventory.router,
         admin.router,
         health.router,

@@ -1,0 +1,173 @@
+"""SSE framing and one client's stream: optional snapshot, replay, then live.
+
+The hand-over from the database to the hub has no race: the stream subscribes
+to the hub first (every event after the hub's position `p` is then queued for
+it), reads the database up to `p`, and drops queued frames whose id it has
+already sent. Ids only grow along a stream; a duplicate or a gap would need
+the hub or the table to reorder ids, which the counter lock rules out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from stockline.events.hub import Frame, Hub, Subscriber
+
+if TYPE_CHECKING:
+    from stockline.events.replay import Batch, StateSnapshot
+
+log = logging.getLogger(__name__)
+
+
+def event_frame(event_id: int, event: str, data: str) -> Frame:
+    # one `data:` line per line of data, as the SSE grammar requires
+    lines = data.split("\n")
+    body = "".join(f"data: {line}\n" for line in lines)
+    return Frame(event_id, f"id: {event_id}\nevent: {event}\n{body}\n".encode())
+
+
+def comment(text: str) -> bytes:
+    return f": {text}\n\n".encode()
+
+
+def retry_hint(milliseconds: int) -> bytes:
+    return f"retry: {milliseconds}\n\n".encode()
+
+
+HEARTBEAT = comment("heartbeat")
+
+ReadAfter = Callable[[int, int], Awaitable["Batch"]]  # (after, upto) -> Batch
+ReadState = Callable[[], Awaitable["StateSnapshot"]]
+
+
+class EventStream:
+    """Yields the byte chunks of one SSE response. Subscribe happens in __init__,
+    before any database read, so nothing committed later can fall between them."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        read_after: ReadAfter,
+        read_state: ReadState,
+        after: int | None,
+        snapshot: bool,
+        heartbeat_seconds: float,
+        retry_ms: int,
+        banner: str,
+        on_deliver: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        self._hub = hub
+        self.subscriber: Subscriber = hub.subscribe()
+        self._read_after = read_after
+        self._read_state = read_state
+        self._after = after
+        self._snapshot = snapshot
+        self._heartbeat = heartbeat_seconds
+        self._retry_ms = retry_ms
+        self._banner = banner
+        self._on_deliver = on_deliver
+        self.cursor = -1  # id of the last event sent
+        self.delivered = 0
+
+    @property
+    def end_reason(self) -> str | None:
+        return self.subscriber.reason
+
+    def close(self) -> None:
+        self._hub.unsubscribe(self.subscriber)
+
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
+        sub = self.subscriber
+        yield retry_hint(self._retry_ms) + comment(self._banner)
+        if sub.reason is not None:
+            return
+        async for chunk in self._start():
+            yield chunk
+        async for chunk in self._live():
+            yield chunk
+        if sub.reason == "shutdown":
+            yield comment("server shutting down; reconnect with Last-Event-ID")
+
+    async def _start(self) -> AsyncIterator[bytes]:
+        position = self.subscriber.position
+        if self._after is None:
+            if self._snapshot:
+                state = await self._read_state()
+                yield self._state_frame("snapshot", state, {})
+                self.cursor = state.position
+            else:
+                self.cursor = position
+        else:
+            self.cursor = self._after
+        # replay (cursor, position] from the table; later ids are queued in the hub
+        first = self._after is not None
+        while first or self.cursor < position:
+            batch = await self._read_after(self.cursor, position)
+            if first and (self.cursor > batch.last_id or self.cursor < batch.pruned_through):
+                yield await self._reset(batch)
+                position = max(position, self.cursor)
+            elif self.cursor < batch.pruned_through:
+                # retention pruned rows under a replay that was still reading them
+                yield await self._reset(batch)
+            elif batch.frames:
+                yield self._deliver(batch.frames)
+            else:
+                break  # nothing more up to the hub's position
+            first = False
+
+    async def _reset(self, batch: Batch) -> bytes:
+        reason = "unknown-position" if self.cursor > batch.last_id else "retention"
+        state = await self._read_state()
+        extra = {
+            "reason": f'"{reason}"',
+            "requested_last_event_id": str(self.cursor),
+            "oldest_available_id": str(state.pruned_through + 1),
+        }
+        log.info(
+            "stream reset",
+            extra={"action": "sse_reset", "reason": reason, "requested": self.cursor},
+        )
+        self.cursor = state.position
+        return self._state_frame("reset", state, extra)
+
+    @staticmethod
+    def _state_frame(event: str, state: StateSnapshot, extra: dict[str, str]) -> bytes:
+        # the inventory array is JSON text from PostgreSQL: splice it in, no re-encoding
+        fields = [*(f'"{k}": {v}' for k, v in extra.items())]
+        fields.append(f'"last_event_id": {state.position}')
+        fields.append(f'"inventory": {state.inventory_json}')
+        return event_frame(state.position, event, "{" + ", ".join(fields) + "}").data
+
+    def _deliver(self, frames: list[Frame]) -> bytes:
+        cursor = self.cursor
+        if frames[0].id <= cursor:
+            frames = [f for f in frames if f.id > cursor]
+            if not frames:
+                return b""
+        self.cursor = frames[-1].id
+        self.delivered += len(frames)
+        self._on_deliver(len(frames))
+        if len(frames) == 1:
+            return frames[0].data
+        return b"".join(f.data for f in frames)
+
+    async def _live(self) -> AsyncIterator[bytes]:
+        hub, sub = self._hub, self.subscriber
+        while True:
+            sub.wake.clear()
+            frames = hub.take(sub)
+            if frames is None:
+                return
+            chunk = self._deliver(frames) if frames else b""
+            if chunk:
+                yield chunk
+                continue
+            try:
+                async with asyncio.timeout(self._heartbeat):
+                    await sub.wake.wait()
+            except TimeoutError:
+                yield HEARTBEAT
