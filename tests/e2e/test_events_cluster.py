@@ -24,9 +24,7 @@ def _stream_pid(stream: EventCollector) -> int:
     return int(found.group(1))
 
 
-def _streams_on_every_worker(
-    server: Server, token: str, workers: int
-) -> dict[int, EventCollector]:
+def _streams_on_every_worker(server: Server, token: str, workers: int) -> dict[int, EventCollector]:
     by_pid: dict[int, EventCollector] = {}
     spare: list[EventCollector] = []
     for _ in range(40):

@@ -24,7 +24,9 @@ STOCK_KEYS = {
 
 
 def _for(events: list[Event], product_id: int) -> list[Event]:
-    return [e for e in events if isinstance(e.data, dict) and e.data.get("product_id") == product_id]
+    return [
+        e for e in events if isinstance(e.data, dict) and e.data.get("product_id") == product_id
+    ]
 
 
 def _buy(shop: Shop, product_id: int, quantity: int) -> None:

@@ -155,15 +155,15 @@ class EventStreamResponse(StreamingResponse):
             try:
                 await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
             finally:
+                client_left = watch.done()
                 for task in (pump, watch):
                     task.cancel()
                 await asyncio.gather(pump, watch, return_exceptions=True)
-            if stream.end_reason == "slow" and not watch.done():
+            if stream.end_reason == "slow" and not client_left:
                 log.warning(
                     "slow event subscriber disconnected",
                     extra={"action": "sse_slow_dropped", "last_event_id": stream.cursor},
                 )
-            if stream.end_reason == "slow":
                 # end the body if the socket takes it; a client that reads nothing at all is
                 # left to uvicorn, which closes the connection when we return
                 with contextlib.suppress(TimeoutError, OSError):
