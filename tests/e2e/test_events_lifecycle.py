@@ -148,3 +148,46 @@ def test_sigterm_ends_100_open_streams_cleanly_and_exits_within_seconds(
     log = server.log_text()
     assert "timeout graceful shutdown exceeded" not in log
     assert "Exception in ASGI application" not in log
+
+
+def _metric(server: Server, name: str) -> float:
+    text = httpx.get(server.url + "/metrics", timeout=10).text
+    found = re.search(rf"^{name}(?:\{{[^}}]*\}})? ([0-9.e+]+)$", text, re.M)
+    assert found, f"{name} not in /metrics"
+    return float(found.group(1))
+
+
+def test_open_streams_hold_no_pooled_connection_and_show_in_metrics(
+    fresh_db: str, server_factory: Any
+) -> None:
+    # two pooled connections for the whole process, ten open streams
+    server = server_factory(
+        fresh_db, env={"STOCKLINE_POOL_MIN_SIZE": "1", "STOCKLINE_POOL_MAX_SIZE": "2"}
+    )
+    shop = make_shop(server)
+    product = shop.create_product(stock=100)
+    streams = [EventCollector(server.url, token=shop.kiosk_token) for _ in range(10)]
+    try:
+        for stream in streams:
+            stream.wait_for(lambda s: bool(s.parser.comments), what="stream open")
+        assert _metric(server, "stockline_sse_subscribers") == 10
+        with shop.kiosk() as c:
+            for _ in range(5):  # the API still gets connections
+                resp = c.post(
+                    "/api/purchases",
+                    json={"items": [{"product_id": product["id"], "quantity": 1}]},
+                    timeout=5,
+                )
+                assert resp.status_code == 201
+        for stream in streams:
+            stream.wait_events(5)
+        assert _metric(server, "stockline_sse_events_delivered_total") >= 50
+        health = httpx.get(server.url + "/healthz", timeout=10).json()
+        assert health["events"]["hub"]["subscribers"] == 10
+    finally:
+        for stream in streams:
+            stream.close()
+    deadline = time.monotonic() + 10
+    while _metric(server, "stockline_sse_subscribers") != 0:
+        assert time.monotonic() < deadline, "closed streams still counted"
+        time.sleep(0.1)
