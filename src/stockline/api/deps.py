@@ -45,7 +45,17 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 async def get_conn(services: ServicesDep) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
     async with services.pool.connection() as conn:
-        yield conn
+        # Autocommit for the request: each command's own `conn.transaction()` is a real
+        # BEGIN/COMMIT that ends before the response is sent. Otherwise the first read
+        # (authentication) opens an implicit transaction, the command's block becomes a
+        # savepoint, and the pool commits only after the response went out: a client
+        # could see its 201 before the write (and its events) were visible.
+        await conn.set_autocommit(True)
+        try:
+            yield conn
+        finally:
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                await conn.set_autocommit(False)
 
 
 Conn = Annotated[psycopg.AsyncConnection[Any], Depends(get_conn)]
