@@ -132,4 +132,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(Observe)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # outermost: long-lived event streams skip the per-request stack (see its docstring)
+    app.add_middleware(events_routes.EventStreamFastPath)
     return app

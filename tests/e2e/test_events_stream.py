@@ -199,3 +199,19 @@ def test_first_event_arrives_quickly_after_the_write(shop: Shop) -> None:
         written = time.time()
         stream.wait_for(lambda s: bool(_for(s.events, p["id"])), timeout=5, what="event")
         assert _for(stream.events, p["id"])[0].received_at - written < 0.5
+
+
+def test_unusual_but_valid_parameters_are_served_by_the_full_route(shop: Shop) -> None:
+    # "y" is a boolean to the API's validation, not to the stream's fast path: the
+    # request falls through to the FastAPI route, which must serve the same stream
+    p = shop.create_product(stock=3)
+    with EventCollector(shop.server.url, token=shop.kiosk_token, params={"snapshot": "y"}) as s:
+        s.wait_events(1)
+        assert s.events[0].type == "snapshot"
+        assert any(row["product_id"] == p["id"] for row in s.events[0].data["inventory"])
+        assert s.headers is not None
+        assert "script-src 'self'" in s.headers["content-security-policy"]
+    with EventCollector(shop.server.url, token=shop.kiosk_token) as fast:
+        assert fast.headers is not None
+        assert "script-src 'self'" in fast.headers["content-security-policy"]
+        assert fast.headers["x-content-type-options"] == "nosniff"

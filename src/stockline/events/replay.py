@@ -72,6 +72,20 @@ async def read_state(pool: Pool) -> StateSnapshot:
     return StateSnapshot(int(position[0]), int(position[1]), str(inventory[0]))
 
 
+class ReplaySource:
+    """What a stream reads from the table: batches after its cursor, and the state."""
+
+    def __init__(self, pool: Pool, *, batch: int) -> None:
+        self._pool = pool
+        self._batch = batch
+
+    async def read_after(self, after: int, upto: int) -> Batch:
+        return await read_after(self._pool, after, upto=upto, limit=self._batch)
+
+    async def read_state(self) -> StateSnapshot:
+        return await read_state(self._pool)
+
+
 class Feed:
     """Moves newly committed events from the table into the hub.
 

@@ -53,7 +53,9 @@ class EventsService:
             interval_seconds=settings.event_prune_seconds,
         )
         self._key: bytes | None = None
-        self._replay_batch = 1000
+        # shared by every stream of this process: a stream costs a cursor, not closures
+        self._source = replay.ReplaySource(pool, batch=1000)
+        self._banner = f"stockline events instance={settings.instance_id} pid={os.getpid()}"
 
     @property
     def stopping(self) -> bool:
@@ -63,23 +65,14 @@ class EventsService:
         return [self.feed.run, self.retention.run]
 
     def open_stream(self, *, after: int | None, snapshot: bool) -> EventStream:
-        pool, batch = self._pool, self._replay_batch
-
-        async def read_after(after_id: int, upto: int) -> replay.Batch:
-            return await replay.read_after(pool, after_id, upto=upto, limit=batch)
-
-        async def read_state() -> replay.StateSnapshot:
-            return await replay.read_state(pool)
-
         return EventStream(
             self.hub,
-            read_after=read_after,
-            read_state=read_state,
+            source=self._source,
             after=after,
             snapshot=snapshot,
             heartbeat_seconds=self._settings.sse_heartbeat_seconds,
             retry_ms=self._settings.sse_retry_ms,
-            banner=f"stockline events instance={self._settings.instance_id} pid={os.getpid()}",
+            banner=self._banner,
             on_deliver=metrics.EVENTS_DELIVERED.inc,
         )
 

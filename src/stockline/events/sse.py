@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Protocol
 
 from stockline.events.hub import Frame, Hub, Subscriber
 
@@ -39,8 +39,10 @@ def retry_hint(milliseconds: int) -> bytes:
 
 HEARTBEAT = comment("heartbeat")
 
-ReadAfter = Callable[[int, int], Awaitable["Batch"]]  # (after, upto) -> Batch
-ReadState = Callable[[], Awaitable["StateSnapshot"]]
+
+class Source(Protocol):
+    async def read_after(self, after: int, upto: int) -> Batch: ...
+    async def read_state(self) -> StateSnapshot: ...
 
 
 class EventStream:
@@ -51,8 +53,7 @@ class EventStream:
         self,
         hub: Hub,
         *,
-        read_after: ReadAfter,
-        read_state: ReadState,
+        source: Source,
         after: int | None,
         snapshot: bool,
         heartbeat_seconds: float,
@@ -62,8 +63,7 @@ class EventStream:
     ) -> None:
         self._hub = hub
         self.subscriber: Subscriber = hub.subscribe()
-        self._read_after = read_after
-        self._read_state = read_state
+        self._source = source
         self._after = after
         self._snapshot = snapshot
         self._heartbeat = heartbeat_seconds
@@ -96,7 +96,7 @@ class EventStream:
         position = self.subscriber.position
         if self._after is None:
             if self._snapshot:
-                state = await self._read_state()
+                state = await self._source.read_state()
                 yield self._state_frame("snapshot", state, {})
                 self.cursor = state.position
             else:
@@ -106,7 +106,7 @@ class EventStream:
         # replay (cursor, position] from the table; later ids are queued in the hub
         first = self._after is not None
         while first or self.cursor < position:
-            batch = await self._read_after(self.cursor, position)
+            batch = await self._source.read_after(self.cursor, position)
             if first and (self.cursor > batch.last_id or self.cursor < batch.pruned_through):
                 yield await self._reset(batch)
                 position = max(position, self.cursor)
@@ -121,7 +121,7 @@ class EventStream:
 
     async def _reset(self, batch: Batch) -> bytes:
         reason = "unknown-position" if self.cursor > batch.last_id else "retention"
-        state = await self._read_state()
+        state = await self._source.read_state()
         extra = {
             "reason": f'"{reason}"',
             "requested_last_event_id": str(self.cursor),

@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stockline import metrics
 from stockline.api.deps import KIOSK_COOKIE, SESSION_COOKIE, AnyPrincipal, Services, ServicesDep
+from stockline.api.middleware import SECURITY_HEADERS
 from stockline.api.schemas import ID_MAX
 from stockline.auth import Principal, authenticate
 from stockline.db.queries import load
@@ -101,8 +103,14 @@ async def inventory_events(
     token: Annotated[str | None, Query(max_length=512)] = None,
     last_event_id_header: Annotated[str | None, Header(alias="last-event-id")] = None,
 ) -> StreamingResponse:
-    events = _events(services)
     after = _last_event_id(last_event_id_header, last_event_id)
+    return EventStreamResponse(await _open_stream(request, services, after, snapshot, token))
+
+
+async def _open_stream(
+    request: Request, services: Services, after: int | None, snapshot: bool, token: str | None
+) -> EventStream:
+    events = _events(services)
     await _principal(request, services, events, token)
     if events.stopping:
         raise DatabaseUnavailable("this instance is shutting down; reconnect")
@@ -111,7 +119,7 @@ async def inventory_events(
             await events.hub.ready.wait()
     except TimeoutError as exc:
         raise DatabaseUnavailable("the event stream is not ready yet") from exc
-    return EventStreamResponse(events.open_stream(after=after, snapshot=snapshot))
+    return events.open_stream(after=after, snapshot=snapshot)
 
 
 @router.post("/events/token", response_model=EventTokenOut)
@@ -128,38 +136,118 @@ SSE_HEADERS = {
     "Cache-Control": "no-cache, no-transform",
     "X-Accel-Buffering": "no",  # nginx: pass each frame on at once, whatever the site config
 }
+_TRUE = {"1", "true", "on", "yes"}
+_FALSE = {"0", "false", "off", "no"}
+
+
+class EventStreamFastPath:
+    """Serves GET /api/inventory/events straight from the ASGI stack's edge.
+
+    A stream lives for hours; through the full FastAPI stack it would keep a dozen
+    suspended frames, the request's exit stacks and the middlewares' wrappers alive
+    (and call them for every chunk). When the request is plainly valid this answers
+    it with the same code as the route; anything unusual (bad parameters, failed
+    authentication, not ready) falls through to the route, which answers with its
+    problem+json. The route stays the documented one (OpenAPI).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["path"] != "/api/inventory/events"
+            or scope["method"] != "GET"
+        ):
+            await self.app(scope, receive, send)
+            return
+        stream = await self._open(scope)
+        if stream is None:
+            await self.app(scope, receive, send)
+            return
+        await EventStreamResponse(stream, security_headers=True)(scope, receive, send)
+        metrics.REQUESTS.labels("GET", "/api/inventory/events", "200").inc()
+
+    @staticmethod
+    async def _open(scope: Scope) -> EventStream | None:
+        # its own frame: the Request and its parsed headers die before the stream starts
+        request = Request(scope)
+        params = _plain_params(request)
+        services = getattr(scope["app"].state, "services", None)
+        if params is None or services is None:
+            return None
+        try:
+            return await _open_stream(request, services, *params)
+        except Exception:
+            return None
+
+
+def _plain_params(request: Request) -> tuple[int | None, bool, str | None] | None:
+    """(after, snapshot, token) when every parameter is unambiguous, else None."""
+    query = request.query_params
+    header = request.headers.get("last-event-id")
+    raw = header if header is not None and header.strip() else query.get("last_event_id")
+    after: int | None = None
+    if raw is not None:
+        value = raw.strip()
+        if not value.isdigit() or len(value) > 18:
+            return None
+        after = int(value)
+    snapshot_raw = query.get("snapshot", "false").lower()
+    if snapshot_raw not in _TRUE | _FALSE:
+        return None
+    token = query.get("token")
+    if token is not None and len(token) > 512:
+        return None
+    return after, snapshot_raw in _TRUE, token
 
 
 class EventStreamResponse(StreamingResponse):
     """Streams one EventStream; ends it on client disconnect, on shutdown, or when the
-    hub drops the subscriber for being too slow (even while a write is blocked)."""
+    hub drops the subscriber for being too slow (even while a write is blocked).
 
-    def __init__(self, stream: EventStream) -> None:
+    One helper task per stream (waiting for the disconnect); the stream itself is
+    written by the request's own task, which the helper or the hub cancels to end it.
+    """
+
+    def __init__(self, stream: EventStream, *, security_headers: bool = False) -> None:
         self._stream = stream
-        super().__init__((), media_type="text/event-stream", headers=SSE_HEADERS)
+        self.status_code = 200
+        self.media_type = "text/event-stream"
+        self.background = None
+        # built once per process: every stream shares the same header list
+        self.raw_headers = _RAW_HEADERS_EDGE if security_headers else _RAW_HEADERS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         stream = self._stream
+        me = asyncio.current_task()
+        assert me is not None
+        ending: list[str] = []  # why this task cancelled itself: "client" or "slow"
+        armed = [True]
+
+        def end(reason: str) -> None:
+            if armed[0] and not ending:
+                ending.append(reason)
+                me.cancel()
+
         metrics.SSE_SUBSCRIBERS.inc()
+        watch = asyncio.create_task(_wait_for_disconnect(receive, end))
+        stream.subscriber.on_drop(lambda: end("slow"))
         try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": self.status_code,
-                    "headers": self.raw_headers,
-                }
-            )
-            pump = asyncio.create_task(self._pump(send))
-            stream.subscriber.on_drop(lambda: _cancel(pump))
-            watch = asyncio.create_task(_wait_for_disconnect(receive))
             try:
-                await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+                start = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+                await send(start)
+                await self._pump(send)
+                if ending:
+                    await asyncio.sleep(0)  # take delivery of our own pending cancel
+            except asyncio.CancelledError:
+                if not ending:
+                    raise  # uvicorn's shutdown timeout, or the server going away
+                me.uncancel()
             finally:
-                client_left = watch.done()
-                for task in (pump, watch):
-                    task.cancel()
-                await asyncio.gather(pump, watch, return_exceptions=True)
-            if stream.end_reason == "slow" and not client_left:
+                armed[0] = False
+            if ending == ["slow"]:
                 log.warning(
                     "slow event subscriber disconnected",
                     extra={"action": "sse_slow_dropped", "last_event_id": stream.cursor},
@@ -170,6 +258,7 @@ class EventStreamResponse(StreamingResponse):
                     async with asyncio.timeout(1.0):
                         await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
+            watch.cancel()
             stream.close()
             metrics.SSE_SUBSCRIBERS.dec()
 
@@ -186,12 +275,19 @@ class EventStreamResponse(StreamingResponse):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
+def _raw_headers(extra: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    headers = [(b"content-type", b"text/event-stream; charset=utf-8")]
+    headers += [(k.lower().encode(), v.encode()) for k, v in SSE_HEADERS.items()]
+    return headers + extra
 
 
-async def _wait_for_disconnect(receive: Receive) -> None:
+_RAW_HEADERS = _raw_headers([])
+_RAW_HEADERS_EDGE = _raw_headers(list(SECURITY_HEADERS))  # what Observe adds on the full path
+
+
+async def _wait_for_disconnect(receive: Receive, end: Callable[[str], None]) -> None:
     while True:
         message: Any = await receive()
         if message["type"] == "http.disconnect":
+            end("client")
             return
