@@ -25,11 +25,12 @@ class Frame:
 class Subscriber:
     """One open stream's place in the hub."""
 
-    __slots__ = ("_on_drop", "position", "reason", "seq", "wake")
+    __slots__ = ("_on_drop", "reason", "replaying", "seq", "wake")
 
-    def __init__(self, seq: int, position: int) -> None:
+    def __init__(self, seq: int) -> None:
         self.seq = seq  # ring sequence of the next frame this subscriber takes
-        self.position = position  # hub.last_id when it subscribed: frames after it arrive here
+        # still reading the table: neither woken nor dropped until Hub.resume()
+        self.replaying = True
         self.wake = asyncio.Event()
         self.reason: str | None = None  # why the hub let go: "slow" or "shutdown"
         self._on_drop: Callable[[], None] | None = None
@@ -46,6 +47,8 @@ class Hub:
         self._head = 0  # ring sequence of the next frame to publish
         self._subs: set[Subscriber] = set()
         self.last_id = 0  # the id of the newest frame published (stream position)
+        # every frame with an id <= this has left the ring (or never was in it)
+        self.evicted_through = 0
         self.ready = asyncio.Event()  # set once the position is known
         self.closed = False
         self.published = 0
@@ -54,16 +57,31 @@ class Hub:
 
     def start(self, position: int) -> None:
         self.last_id = position
+        self.evicted_through = position
         self.ready.set()
 
     def subscribe(self) -> Subscriber:
-        sub = Subscriber(self._head, self.last_id)
+        """A subscriber that catches up from the table first, then calls resume()."""
+        sub = Subscriber(self._head)
         if self.closed:
             sub.reason = "shutdown"
         else:
             self._subs.add(sub)
             self.subscribed_total += 1
         return sub
+
+    def resume(self, sub: Subscriber, cursor: int) -> bool:
+        """Continue `sub` from the ring after event `cursor`, if the ring still holds every
+        frame after it; False means: read more from the table first."""
+        if cursor < self.evicted_through:
+            return False
+        ring, cap = self._ring, self.capacity
+        seq = max(0, self._head - cap)
+        while seq < self._head and ring[seq % cap].id <= cursor:  # type: ignore[union-attr]
+            seq += 1
+        sub.seq = seq
+        sub.replaying = False
+        return True
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self._subs.discard(sub)
@@ -74,7 +92,11 @@ class Hub:
         for frame in frames:
             if frame.id <= self.last_id:
                 continue  # already published (a catch-up read overlapping a live one)
-            self._ring[self._head % self.capacity] = frame
+            slot = self._head % self.capacity
+            evicted = self._ring[slot]
+            if evicted is not None:
+                self.evicted_through = evicted.id
+            self._ring[slot] = frame
             self._head += 1
             self.last_id = frame.id
             added += 1
@@ -83,6 +105,8 @@ class Hub:
         self.published += added
         oldest = self._head - self.capacity
         for sub in list(self._subs):
+            if sub.replaying:
+                continue
             if sub.seq < oldest:
                 self._drop(sub, "slow")
             else:
@@ -93,6 +117,8 @@ class Hub:
         """Frames this subscriber has not taken yet; None once the hub let go of it."""
         if sub.reason is not None:
             return None
+        if sub.replaying:
+            return []
         head = self._head
         if sub.seq == head:
             return []

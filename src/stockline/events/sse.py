@@ -1,10 +1,12 @@
 """SSE framing and one client's stream: optional snapshot, replay, then live.
 
-The hand-over from the database to the hub has no race: the stream subscribes
-to the hub first (every event after the hub's position `p` is then queued for
-it), reads the database up to `p`, and drops queued frames whose id it has
-already sent. Ids only grow along a stream; a duplicate or a gap would need
-the hub or the table to reorder ids, which the counter lock rules out.
+The hand-over from the table to the hub has no race: the stream registers with
+the hub before it reads anything, reads the table after its cursor until the
+hub's ring still holds every later frame (Hub.resume), then continues from the
+ring, skipping frames it already sent. A replay may take as long as it needs:
+the hub neither wakes nor drops a subscriber that is still reading the table.
+Ids only grow along a stream; a duplicate or a gap would need the hub or the
+table to reorder ids, which the counter lock rules out.
 """
 
 from __future__ import annotations
@@ -93,31 +95,32 @@ class EventStream:
             yield comment("server shutting down; reconnect with Last-Event-ID")
 
     async def _start(self) -> AsyncIterator[bytes]:
-        position = self.subscriber.position
-        if self._after is None:
-            if self._snapshot:
-                state = await self._source.read_state()
-                yield self._state_frame("snapshot", state, {})
-                self.cursor = state.position
-            else:
-                self.cursor = position
-        else:
+        hub, sub = self._hub, self.subscriber
+        first_batch = self._after is not None
+        if self._after is not None:
             self.cursor = self._after
-        # replay (cursor, position] from the table; later ids are queued in the hub
-        first = self._after is not None
-        while first or self.cursor < position:
-            batch = await self._source.read_after(self.cursor, position)
-            if first and (self.cursor > batch.last_id or self.cursor < batch.pruned_through):
-                yield await self._reset(batch)
-                position = max(position, self.cursor)
-            elif self.cursor < batch.pruned_through:
-                # retention pruned rows under a replay that was still reading them
+        elif self._snapshot:
+            state = await self._source.read_state()
+            yield self._state_frame("snapshot", state, {})
+            self.cursor = state.position
+        else:
+            self.cursor = hub.last_id
+        # Read the table until the hub's ring holds everything after the cursor, then
+        # continue from the ring. The subscriber is registered all along, so nothing
+        # published meanwhile can fall between the two; frames already sent are skipped.
+        while first_batch or not hub.resume(sub, self.cursor):
+            if sub.reason is not None:
+                return
+            batch = await self._source.read_after(self.cursor, max(hub.last_id, self.cursor))
+            unknown = first_batch and self.cursor > batch.last_id
+            first_batch = False
+            if unknown or self.cursor < batch.pruned_through:
                 yield await self._reset(batch)
             elif batch.frames:
                 yield self._deliver(batch.frames)
-            else:
-                break  # nothing more up to the hub's position
-            first = False
+            elif not hub.resume(sub, self.cursor):
+                # ids are dense, so this needs rows missing below the ring: start afresh
+                yield await self._reset(batch)
 
     async def _reset(self, batch: Batch) -> bytes:
         reason = "unknown-position" if self.cursor > batch.last_id else "retention"
