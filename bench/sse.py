@@ -346,6 +346,13 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         produce_ours = _stockline_producer(server.url, shop.kiosk_token, products)
         latencies_ours = _stockline_latencies(db_url)
         produce_ref = _reference_producer(f"http://127.0.0.1:{ref_port}")
+        # idle first, on fresh processes: RSS never shrinks, later cases reuse freed memory
+        if args.idle:
+            for target in (ours, ref):
+                case = await _run_case(target, args.idle, 1, 1, 0, _idle, _no_latency)
+                case = {"idle": True, **case}
+                results["cases"].append(case)
+                print(json.dumps(case), flush=True)
         for n in args.subscribers:
             for rate in args.rates:
                 for target, produce, lat in (
@@ -359,12 +366,6 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                     )
                     results["cases"].append(case)
                     print(json.dumps(case), flush=True)
-        if args.idle:
-            for target in (ours, ref):
-                case = await _run_case(target, args.idle, 1, 1, 0, _idle, _no_latency)
-                case = {"idle": True, **case}
-                results["cases"].append(case)
-                print(json.dumps(case), flush=True)
         if args.replay:
             results["replay"] = await _replay_speed(
                 server.url, shop.kiosk_token, db_url, products[0], args.replay
