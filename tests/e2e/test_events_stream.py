@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.fixtures.server import Shop
+from tests.fixtures.server import Shop, make_shop
 from tests.fixtures.sse import Event, EventCollector, assert_strictly_increasing
 
 STOCK_KEYS = {
@@ -215,3 +215,21 @@ def test_unusual_but_valid_parameters_are_served_by_the_full_route(shop: Shop) -
         assert fast.headers is not None
         assert "script-src 'self'" in fast.headers["content-security-policy"]
         assert fast.headers["x-content-type-options"] == "nosniff"
+
+
+def test_query_token_expires(fresh_db: str, server_factory: Any) -> None:
+    server = server_factory(fresh_db, env={"STOCKLINE_SSE_TOKEN_SECONDS": "1"})
+    shop = make_shop(server)
+    with shop.kiosk() as c:
+        token = c.post("/api/inventory/events/token").json()["token"]
+    with EventCollector(server.url, params={"token": token}) as stream:
+        assert stream.status == 200
+    deadline = time.monotonic() + 10
+    while True:  # valid for one second, then refused
+        with httpx.stream(
+            "GET", server.url + "/api/inventory/events", params={"token": token}, timeout=5
+        ) as resp:
+            if resp.status_code == 401:
+                break
+        assert time.monotonic() < deadline, "token never expired"
+        time.sleep(0.2)

@@ -34,7 +34,8 @@ def _unb64(text: str) -> bytes:
 
 
 def issue(key: bytes, kind: Kind, principal_id: int, ttl_seconds: float) -> str:
-    body = f"{kind}:{principal_id}:{int(time.time() + ttl_seconds)}:{secrets.token_hex(4)}"
+    expires_ms = int((time.time() + ttl_seconds) * 1000)
+    body = f"{kind}:{principal_id}:{expires_ms}:{secrets.token_hex(4)}"
     mac = hmac.new(key, body.encode(), hashlib.sha256).digest()
     return PREFIX + _b64(body.encode()) + "." + _b64(mac)
 
@@ -53,7 +54,7 @@ def verify(key: bytes, token: str) -> tuple[Kind, int] | None:
         return None
     try:
         kind, principal_id, expires, _nonce = body.decode().split(":")
-        if kind not in ("admin", "kiosk") or int(expires) < time.time():
+        if kind not in ("admin", "kiosk") or int(expires) < time.time() * 1000:
             return None
         return ("admin" if kind == "admin" else "kiosk"), int(principal_id)
     except ValueError:
