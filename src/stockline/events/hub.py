@@ -25,13 +25,14 @@ class Frame:
 class Subscriber:
     """One open stream's place in the hub."""
 
-    __slots__ = ("_on_drop", "reason", "replaying", "seq", "wake")
+    __slots__ = ("_on_drop", "beat", "reason", "replaying", "seq", "wake")
 
     def __init__(self, seq: int) -> None:
         self.seq = seq  # ring sequence of the next frame this subscriber takes
         # still reading the table: neither woken nor dropped until Hub.resume()
         self.replaying = True
         self.wake = asyncio.Event()
+        self.beat = False  # a heartbeat comment is due
         self.reason: str | None = None  # why the hub let go: "slow" or "shutdown"
         self._on_drop: Callable[[], None] | None = None
 
@@ -129,6 +130,13 @@ class Hub:
         frames = [ring[s % cap] for s in range(sub.seq, head)]
         sub.seq = head
         return frames  # type: ignore[return-value]  # every slot in the window is filled
+
+    def beat(self) -> None:
+        """Ask every live stream for a heartbeat comment (proxies keep idle streams open)."""
+        for sub in self._subs:
+            if not sub.replaying:
+                sub.beat = True
+                sub.wake.set()
 
     def close(self, reason: str = "shutdown") -> None:
         """End every stream (SIGTERM): each ends its response cleanly."""

@@ -62,7 +62,13 @@ class EventsService:
         return self.hub.closed
 
     def runners(self) -> list[Callable[[], Awaitable[None]]]:
-        return [self.feed.run, self.retention.run]
+        return [self.feed.run, self.retention.run, self._heartbeats]
+
+    async def _heartbeats(self) -> None:
+        # one timer for every stream of the process, not one per stream
+        while True:
+            await asyncio.sleep(self._settings.sse_heartbeat_seconds)
+            self.hub.beat()
 
     def open_stream(self, *, after: int | None, snapshot: bool) -> EventStream:
         return EventStream(
@@ -70,7 +76,6 @@ class EventsService:
             source=self._source,
             after=after,
             snapshot=snapshot,
-            heartbeat_seconds=self._settings.sse_heartbeat_seconds,
             retry_ms=self._settings.sse_retry_ms,
             banner=self._banner,
             on_deliver=metrics.EVENTS_DELIVERED.inc,

@@ -11,7 +11,6 @@ table to reorder ids, which the counter lock rules out.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TYPE_CHECKING, Protocol
@@ -58,7 +57,6 @@ class EventStream:
         source: Source,
         after: int | None,
         snapshot: bool,
-        heartbeat_seconds: float,
         retry_ms: int,
         banner: str,
         on_deliver: Callable[[int], None] = lambda n: None,
@@ -68,7 +66,6 @@ class EventStream:
         self._source = source
         self._after = after
         self._snapshot = snapshot
-        self._heartbeat = heartbeat_seconds
         self._retry_ms = retry_ms
         self._banner = banner
         self._on_deliver = on_deliver
@@ -89,8 +86,23 @@ class EventStream:
             return
         async for chunk in self._start():
             yield chunk
-        async for chunk in self._live():
-            yield chunk
+        hub = self._hub
+        while True:  # live: one pass per wake-up, every frame taken at once
+            sub.wake.clear()
+            frames = hub.take(sub)
+            if frames is None:
+                break
+            if frames:
+                sub.beat = False  # data keeps the connection alive as well as a comment
+                chunk = self._deliver(frames)
+                if chunk:
+                    yield chunk
+                    continue
+            if sub.beat:
+                sub.beat = False
+                yield HEARTBEAT
+                continue
+            await sub.wake.wait()
         if sub.reason == "shutdown":
             yield comment("server shutting down; reconnect with Last-Event-ID")
 
@@ -157,20 +169,3 @@ class EventStream:
         if len(frames) == 1:
             return frames[0].data
         return b"".join(f.data for f in frames)
-
-    async def _live(self) -> AsyncIterator[bytes]:
-        hub, sub = self._hub, self.subscriber
-        while True:
-            sub.wake.clear()
-            frames = hub.take(sub)
-            if frames is None:
-                return
-            chunk = self._deliver(frames) if frames else b""
-            if chunk:
-                yield chunk
-                continue
-            try:
-                async with asyncio.timeout(self._heartbeat):
-                    await sub.wake.wait()
-            except TimeoutError:
-                yield HEARTBEAT
