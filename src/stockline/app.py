@@ -16,10 +16,12 @@ from stockline.api.deps import Services
 from stockline.api.middleware import BodyLimit, Observe
 from stockline.api.routes import admin, health, inventory, notifications, products, purchases
 from stockline.api.routes import auth as auth_routes
+from stockline.api.routes import events as events_routes
 from stockline.config import Settings
 from stockline.db.listen import Listener
 from stockline.db.pool import make_pool
 from stockline.db.queries import load
+from stockline.events import service as events_service
 from stockline.inventory.ledger import prune_idempotency_keys
 from stockline.logs import configure_logging
 from stockline.system_config import ConfigCache
@@ -137,11 +139,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.shutdown_hooks = []
     app.state.startup_hooks.append(_start_alerts)
     app.state.shutdown_hooks.append(_stop_alerts)
+    # events (S-11): hub + feed on the shared listener, retention; streams end on SIGTERM
+    app.state.startup_hooks.append(events_service.startup)
+    app.state.shutdown_hooks.append(events_service.shutdown)
     problems.install(app)
     for router in (
         auth_routes.router,
         products.router,
         purchases.router,
+        events_routes.router,  # before inventory: /api/inventory/{product_id} must not take it
         inventory.router,
         admin.router,
         notifications.router,
@@ -154,4 +160,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(Observe)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # outermost: long-lived event streams skip the per-request stack (see its docstring)
+    app.add_middleware(events_routes.EventStreamFastPath)
     return app

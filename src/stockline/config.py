@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         default=15, gt=0, le=15, alias="STOCKLINE_SSE_HEARTBEAT_SECONDS"
     )
     sse_queue_size: int = Field(default=1000, ge=1, alias="STOCKLINE_SSE_QUEUE_SIZE")
+    sse_retry_ms: int = Field(default=2000, ge=100, le=600_000, alias="STOCKLINE_SSE_RETRY_MS")
+    sse_token_seconds: float = Field(default=60, gt=0, le=3600, alias="STOCKLINE_SSE_TOKEN_SECONDS")
+    event_prune_seconds: float = Field(
+        default=3600, gt=0, le=86400, alias="STOCKLINE_EVENT_PRUNE_SECONDS"
+    )
 
     # Alerts (S-7, S-8, S-9, S-10)
     retry_schedule: str = Field(default="60,300,900", alias="STOCKLINE_RETRY_SCHEDULE")

@@ -44,6 +44,8 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def get_conn(services: ServicesDep) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    # pool connections are autocommit (db/pool.py): each command's own
+    # `conn.transaction()` is a real BEGIN/COMMIT that ends before the response is sent
     async with services.pool.connection() as conn:
         yield conn
 

@@ -1,0 +1,73 @@
+-- name: select_stream_position
+-- the newest committed event id: the counter row is updated in the emitting
+-- transaction, so a snapshot that sees last_id = n sees every event <= n
+SELECT last_id, pruned_through FROM inventory_event_counter;
+
+-- name: select_events_after
+-- one batch of the stream after a position, and the retention watermark in the
+-- same statement snapshot: if pruned_through <= after, no row of the batch is missing
+WITH c AS (SELECT last_id, pruned_through FROM inventory_event_counter)
+SELECT c.last_id, c.pruned_through, e.id, e.type, e.payload::text AS data
+  FROM c
+  LEFT JOIN LATERAL (
+        SELECT id, type, payload FROM inventory_events
+         WHERE id > %(after)s AND id <= %(upto)s
+         ORDER BY id
+         LIMIT %(limit)s) e ON true
+ ORDER BY e.id;
+
+-- name: select_inventory_json
+-- every product's snapshot as one JSON array (the `snapshot` and `reset` events);
+-- runs in the same REPEATABLE READ transaction as select_stream_position
+SELECT COALESCE(json_agg(json_build_object(
+           'product_id', s.product_id,
+           'sku', p.sku,
+           'name', p.name,
+           'low_stock_threshold', p.low_stock_threshold,
+           'current_stock', s.current_stock,
+           'low_stock_flag', s.low_stock_flag,
+           'negative_flag', s.negative_flag,
+           'tracking_enabled', s.tracking_enabled,
+           'tracking_effective', s.tracking_enabled AND stockline_tracking_global_enabled(),
+           'last_activity_at', s.last_activity_at) ORDER BY s.product_id), '[]')::jsonb::text AS inventory
+  FROM inventory_snapshot s JOIN products p ON p.id = s.product_id;
+
+-- name: lock_prune
+-- one pruner at a time across every process and instance; released at commit
+SELECT pg_try_advisory_xact_lock(%(key)s) AS locked;
+
+-- name: delete_expired_events
+-- one bounded batch of events older than the retention window, oldest first
+WITH cut AS (
+    SELECT max(id) AS upto FROM (
+        SELECT id FROM inventory_events
+         WHERE created_at < now() - make_interval(secs => %(retention_seconds)s)
+         ORDER BY id
+         LIMIT %(limit)s) old
+), gone AS (
+    DELETE FROM inventory_events e USING cut WHERE e.id <= cut.upto RETURNING e.id
+)
+SELECT count(*) AS deleted, max(id) AS upto FROM gone;
+
+-- name: update_pruned_through
+-- the watermark moves in the deleting transaction: readers see both or neither
+UPDATE inventory_event_counter SET pruned_through = GREATEST(pruned_through, %(upto)s)
+RETURNING pruned_through;
+
+-- name: select_signing_key
+SELECT secret FROM stockline_signing_keys WHERE name = %(name)s;
+
+-- name: insert_signing_key
+-- racing processes: the first insert wins and everyone reads it back
+INSERT INTO stockline_signing_keys (name, secret) VALUES (%(name)s, %(secret)s)
+ON CONFLICT (name) DO NOTHING;
+
+-- name: select_active_admin
+SELECT id, email AS name FROM admins WHERE id = %(id)s AND NOT disabled;
+
+-- name: select_active_kiosk
+SELECT id, name FROM kiosks WHERE id = %(id)s AND NOT disabled;
+
+-- name: set_repeatable_read
+-- the snapshot event's inventory and position must come from one database snapshot
+SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;

@@ -1,0 +1,144 @@
+"""Reading the durable stream by id: replay for one client, catch-up for the hub.
+
+`inventory_events` ids are drawn under the counter row's lock, held until
+commit (docs/decisions/0001-gapless-event-ids.md), so rows become visible in id
+order and `WHERE id > n ORDER BY id` never steps over a late commit. Each read
+is a short transaction on a pooled connection: no stream holds a connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import tuple_row
+from psycopg_pool import AsyncConnectionPool
+
+from stockline.db.queries import load
+from stockline.events.hub import Frame, Hub
+from stockline.events.sse import event_frame
+
+log = logging.getLogger(__name__)
+_Q = load("events")
+Pool = AsyncConnectionPool[psycopg.AsyncConnection[Any]]
+NO_LIMIT = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Batch:
+    last_id: int  # the newest committed id when the batch was read
+    pruned_through: int  # ids <= this may be gone (retention)
+    frames: list[Frame]
+
+
+@dataclass(frozen=True)
+class StateSnapshot:
+    position: int  # the stream position the inventory reflects
+    pruned_through: int
+    inventory_json: str  # a JSON array of every product's snapshot
+
+
+async def read_after(pool: Pool, after: int, *, upto: int = NO_LIMIT, limit: int = 1000) -> Batch:
+    """Events with after < id <= upto, oldest first, at most `limit`, plus the watermarks."""
+    async with pool.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+        await cur.execute(_Q["select_events_after"], {"after": after, "upto": upto, "limit": limit})
+        rows = await cur.fetchall()
+    frames = [event_frame(r[2], r[3], r[4]) for r in rows if r[2] is not None]
+    return Batch(int(rows[0][0]), int(rows[0][1]), frames)
+
+
+async def read_position(pool: Pool) -> tuple[int, int]:
+    async with pool.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+        await cur.execute(_Q["select_stream_position"])
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+async def read_state(pool: Pool) -> StateSnapshot:
+    """Every product's snapshot and the position it reflects, from one snapshot of the
+    database: a client renders it, then applies events with larger ids (no window)."""
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(_Q["set_repeatable_read"])
+        async with conn.cursor(row_factory=tuple_row) as cur:
+            await cur.execute(_Q["select_stream_position"])
+            position = await cur.fetchone()
+            await cur.execute(_Q["select_inventory_json"])
+            inventory = await cur.fetchone()
+    assert position is not None and inventory is not None
+    return StateSnapshot(int(position[0]), int(position[1]), str(inventory[0]))
+
+
+class ReplaySource:
+    """What a stream reads from the table: batches after its cursor, and the state."""
+
+    def __init__(self, pool: Pool, *, batch: int) -> None:
+        self._pool = pool
+        self._batch = batch
+
+    async def read_after(self, after: int, upto: int) -> Batch:
+        return await read_after(self._pool, after, upto=upto, limit=self._batch)
+
+    async def read_state(self) -> StateSnapshot:
+        return await read_state(self._pool)
+
+
+class Feed:
+    """Moves newly committed events from the table into the hub.
+
+    Rung by the Listener on every NOTIFY inventory_events and after every
+    (re)connect; it also polls now and then, so a dead listener delays events
+    but never loses them.
+    """
+
+    def __init__(self, pool: Pool, hub: Hub, *, poll_seconds: float = 5.0) -> None:
+        self._pool = pool
+        self._hub = hub
+        self._poll_seconds = poll_seconds
+        # a batch never overruns a subscriber's whole window at once
+        self._batch = max(1, min(500, hub.capacity // 2))
+        self._wake = asyncio.Event()
+        self._wake.set()  # read the position at once
+        self.reads = 0
+        self.errors = 0
+
+    def ring(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                async with asyncio.timeout(self._poll_seconds):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.catch_up()
+                backoff = 0.1
+            except Exception as exc:  # database away: keep trying, the table keeps the events
+                self.errors += 1
+                log.warning(
+                    "event feed read failed; retrying",
+                    extra={"action": "event_feed_failed", "error": type(exc).__name__},
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                self._wake.set()
+
+    async def catch_up(self) -> None:
+        hub = self._hub
+        if not hub.ready.is_set():
+            last_id, _ = await read_position(self._pool)
+            hub.start(last_id)
+            log.info("event hub ready", extra={"action": "event_hub_ready", "position": last_id})
+        while True:
+            batch = await read_after(self._pool, hub.last_id, limit=self._batch)
+            self.reads += 1
+            hub.publish(batch.frames)
+            if len(batch.frames) < self._batch:
+                return

@@ -1,0 +1,153 @@
+"""The events room as one process-wide component: hub, feed, retention, stream factory.
+
+The app's lifespan starts it through `startup` (a startup hook) and ends every
+stream through `shutdown`; `stop_on_signals` ends the streams as soon as
+SIGTERM arrives, because uvicorn waits for open responses (up to
+timeout_graceful_shutdown) before it runs the lifespan's shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import threading
+from collections.abc import Awaitable, Callable
+from types import FrameType
+from typing import Any, Protocol
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from stockline import metrics
+from stockline.config import Settings
+from stockline.db.listen import Listener
+from stockline.db.queries import load
+from stockline.events import replay, tokens
+from stockline.events.hub import Hub
+from stockline.events.retention import Retention
+from stockline.events.sse import EventStream
+
+log = logging.getLogger(__name__)
+_Q = load("events")
+CHANNEL = "inventory_events"
+EXTRAS_KEY = "events"
+
+
+class EventsService:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
+        listener: Listener,
+    ) -> None:
+        self._settings = settings
+        self._pool = pool
+        self._listener = listener
+        self.hub = Hub(settings.sse_queue_size)
+        self.feed = replay.Feed(pool, self.hub)
+        self.retention = Retention(
+            pool,
+            retention_days=settings.event_retention_days,
+            interval_seconds=settings.event_prune_seconds,
+        )
+        self._key: bytes | None = None
+        # shared by every stream of this process: a stream costs a cursor, not closures
+        self._source = replay.ReplaySource(pool, batch=1000)
+        self._banner = f"stockline events instance={settings.instance_id} pid={os.getpid()}"
+
+    @property
+    def stopping(self) -> bool:
+        return self.hub.closed
+
+    def runners(self) -> list[Callable[[], Awaitable[None]]]:
+        return [self.feed.run, self.retention.run, self._heartbeats]
+
+    async def _heartbeats(self) -> None:
+        # one timer for every stream of the process, not one per stream
+        while True:
+            await asyncio.sleep(self._settings.sse_heartbeat_seconds)
+            self.hub.beat()
+
+    def open_stream(self, *, after: int | None, snapshot: bool) -> EventStream:
+        return EventStream(
+            self.hub,
+            source=self._source,
+            after=after,
+            snapshot=snapshot,
+            retry_ms=self._settings.sse_retry_ms,
+            banner=self._banner,
+            on_deliver=metrics.EVENTS_DELIVERED.inc,
+        )
+
+    async def signing_key(self) -> bytes:
+        if self._key is None:
+            async with self._pool.connection() as conn:
+                self._key = await tokens.load_key(conn)
+        return self._key
+
+    def stop(self) -> None:
+        if not self.hub.closed:
+            log.info(
+                "ending event streams",
+                extra={"action": "sse_shutdown", "subscribers": self.hub.stats()["subscribers"]},
+            )
+            self.hub.close("shutdown")
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "hub": self.hub.stats(),
+            "listener": {
+                "state": self._listener.state,
+                "backend_pid": self._listener.backend_pid,
+                "connects": self._listener.reconnects,
+            },
+            "feed": {"reads": self.feed.reads, "errors": self.feed.errors},
+            "retention": {
+                "days": self._settings.event_retention_days,
+                "pruned_through": self.retention.pruned_through,
+            },
+        }
+
+
+class _Services(Protocol):
+    settings: Settings
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]]
+    listener: Listener
+    extras: dict[str, Any]
+
+
+async def startup(services: _Services) -> list[Callable[[], Awaitable[None]]]:
+    """Startup hook: subscribe the feed to the shared listener (before it connects)."""
+    events = EventsService(services.settings, services.pool, services.listener)
+    services.listener.subscribe(CHANNEL, events.feed.ring)
+    services.extras[EXTRAS_KEY] = events
+    stop_on_signals(asyncio.get_running_loop(), events.stop)
+    return events.runners()
+
+
+async def shutdown(services: _Services) -> None:
+    events = services.extras.get(EXTRAS_KEY)
+    if isinstance(events, EventsService):
+        events.stop()
+
+
+def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:
+    """Run `stop` in the loop on SIGTERM/SIGINT, then whatever handler was there (uvicorn's)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue  # default or ignored: not ours to change
+
+        def handler(
+            signum: int,
+            frame: FrameType | None,
+            previous: Callable[[int, FrameType | None], Any] = previous,
+        ) -> None:
+            loop.call_soon_threadsafe(stop)
+            previous(signum, frame)
+
+        signal.signal(sig, handler)
