@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 
+from tests.fixtures import aio
 from tests.fixtures.server import Server, make_shop
 from tests.fixtures.sse import EventCollector
 
@@ -139,7 +140,7 @@ def test_sigterm_ends_100_open_streams_cleanly_and_exits_within_seconds(
             await asyncio.sleep(0.05)
         return bodies, time.monotonic() - started
 
-    bodies, elapsed = asyncio.run(scenario())
+    bodies, elapsed = aio.run(scenario())
     assert server.process.returncode == 0
     assert elapsed < 3.0, f"took {elapsed:.1f}s"
     # every response ended with the chunked terminator (a clean end), after a goodbye

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 
 from stockline.config import Settings
 from stockline.inventory.ledger import prune_idempotency_keys
+from tests.fixtures import aio
 
 
 def test_keys_younger_than_the_window_survive_pruning(fresh_db: str) -> None:
@@ -27,7 +26,7 @@ def test_keys_younger_than_the_window_survive_pruning(fresh_db: str) -> None:
         ) as conn:
             return await prune_idempotency_keys(conn, Settings().idempotency_hours)
 
-    assert asyncio.run(prune()) == 1
+    assert aio.run(prune()) == 1
     with psycopg.connect(fresh_db) as conn:
         left = sorted(r[0] for r in conn.execute("SELECT key FROM idempotency_keys"))
     assert left == ["day-old", "fresh"]
