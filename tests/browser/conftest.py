@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from functools import cache
@@ -24,7 +25,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The committed screenshots are refreshed only on request
+# (STOCKLINE_UPDATE_SCREENSHOTS=1); an ordinary run writes them to a scratch folder.
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("STOCKLINE_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "stockline-screenshots"
+)
 DESKTOP = {"width": 1440, "height": 900}
 KIOSK_PORTRAIT = {"width": 1080, "height": 1920}
 
