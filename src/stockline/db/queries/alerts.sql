@@ -63,7 +63,9 @@ VALUES (%(notification_id)s, %(attempt_no)s, %(started_at)s, %(outcome)s, %(smtp
 
 -- name: select_next_due_seconds
 -- how long the worker may sleep before the earliest retry or lease expiry is due
-SELECT GREATEST(0, EXTRACT(EPOCH FROM MIN(due) - now()))::float8 AS seconds
+-- (NULL when nothing is queued: GREATEST(0, NULL) would be 0 and the worker would spin)
+SELECT CASE WHEN MIN(due) IS NULL THEN NULL
+            ELSE GREATEST(0, EXTRACT(EPOCH FROM MIN(due) - now()))::float8 END AS seconds
   FROM (SELECT MIN(next_attempt_at) AS due FROM email_notification_log
          WHERE status IN ('pending', 'retrying')
         UNION ALL
