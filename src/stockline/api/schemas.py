@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -172,9 +172,28 @@ class ConfigOut(BaseModel):
     smtp: SmtpOut
 
 
+class ProblemErrorItem(BaseModel):
+    """One invalid input: where (`loc`), why (`msg`), and small scalar inputs echoed back."""
+
+    model_config = ConfigDict(extra="allow")
+    loc: list[str | int]
+    msg: str
+    type: str | None = None
+    input: str | int | float | bool | None = None
+
+
 class Problem(BaseModel):
+    """RFC 9457 problem details: the body of every 4xx and 5xx answer."""
+
     type: str = "about:blank"
     title: str
-    status: int
+    status: int = Field(ge=400, le=599)
     detail: str | None = None
-    errors: list[dict[str, Any]] | None = None
+    instance: str | None = None
+    errors: list[ProblemErrorItem] | None = None
+
+
+class MeOut(BaseModel):
+    kind: Literal["admin", "kiosk"]
+    id: int
+    name: str

@@ -15,7 +15,7 @@ from stockline.api.deps import (
     Conn,
     ServicesDep,
 )
-from stockline.api.schemas import KioskPairIn, LoginIn, LoginOut
+from stockline.api.schemas import KioskPairIn, LoginIn, LoginOut, MeOut
 from stockline.errors import Forbidden
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -109,6 +109,6 @@ async def pair_kiosk(body: KioskPairIn, conn: Conn, services: ServicesDep) -> Re
     return out
 
 
-@router.get("/me")
-async def me(principal: AnyPrincipal) -> dict[str, object]:
-    return {"kind": principal.kind, "id": principal.id, "name": principal.name}
+@router.get("/me", response_model=MeOut)
+async def me(principal: AnyPrincipal) -> MeOut:
+    return MeOut(kind=principal.kind, id=principal.id, name=principal.name)
