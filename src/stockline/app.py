@@ -148,6 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
 
-    app.add_middleware(Observe)
+    # the last added is the outermost: Observe wraps BodyLimit, so a 413 refused before
+    # the app is reached still carries the security headers and is counted
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Observe)
     return app

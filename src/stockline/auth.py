@@ -48,13 +48,28 @@ def hash_password(password: str) -> str:
 
 
 async def create_admin(conn: psycopg.AsyncConnection[Any], email: str, password: str) -> int:
+    """Create an admin, or reset its password; a reset ends all of its sessions."""
     async with conn.transaction():
         cur = await conn.execute(
             _Q["insert_admin"], {"email": email, "password_hash": hash_password(password)}
         )
         row = await cur.fetchone()
-    assert row is not None
+        assert row is not None
+        await conn.execute(_Q["delete_admin_sessions"], {"admin_id": row["id"]})
     return int(row["id"])
+
+
+async def list_kiosks(conn: psycopg.AsyncConnection[Any]) -> list[dict[str, Any]]:
+    cur = await conn.execute(_Q["select_kiosks"])
+    return list(await cur.fetchall())
+
+
+async def revoke_kiosk(conn: psycopg.AsyncConnection[Any], kiosk_id: int) -> str | None:
+    """Disable a kiosk: its token stops working on the next request. Its name, or None."""
+    async with conn.transaction():
+        cur = await conn.execute(_Q["disable_kiosk"], {"kiosk_id": kiosk_id})
+        row = await cur.fetchone()
+    return None if row is None else str(row["name"])
 
 
 async def create_kiosk(conn: psycopg.AsyncConnection[Any], name: str) -> tuple[int, str]:

@@ -40,6 +40,9 @@ async def login(
         session_hours=settings.session_hours,
     )
     max_age = settings.session_hours * 3600
+    # the body holds a bearer token: no cache (browser, proxy) may keep it (RFC 6749 5.1)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
     response.set_cookie(
         SESSION_COOKIE,
         session.access_token,
