@@ -207,7 +207,7 @@ def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
         workers=workers,
         log_config=None,
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=3,
         access_log=False,
     )

@@ -409,3 +409,36 @@ def test_no_sql_is_built_from_strings() -> None:
     for sql_file in sorted((SRC / "db" / "queries").glob("*.sql")):
         text = sql_file.read_text()
         assert "{" not in text.replace("'{}'", ""), sql_file.name
+
+
+# ---------------------------------------------------------------- client addresses
+
+
+def _fail_login(server: Any, forwarded_for: str) -> int:
+    resp = httpx.post(
+        server.url + "/api/auth/login",
+        json={"email": "nobody@shop.example.com", "password": "wrong"},
+        headers={"X-Forwarded-For": forwarded_for},
+    )
+    return resp.status_code
+
+
+def test_throttle_counts_the_address_the_trusted_proxy_reports(
+    fresh_db: str, server_factory: Callable[..., Any]
+) -> None:
+    # nginx on this host (the default trust): each client behind it has its own count
+    server = server_factory(fresh_db, env={"STOCKLINE_LOGIN_MAX_FAILURES": "2"})
+    assert [_fail_login(server, "203.0.113.7") for _ in range(3)] == [401, 401, 429]
+    assert _fail_login(server, "203.0.113.8") == 401
+
+
+def test_forwarded_for_from_an_untrusted_peer_is_ignored(
+    fresh_db: str, server_factory: Callable[..., Any]
+) -> None:
+    # trust only a proxy elsewhere: a client spoofing X-Forwarded-For gains no fresh count
+    server = server_factory(
+        fresh_db,
+        env={"STOCKLINE_LOGIN_MAX_FAILURES": "2", "STOCKLINE_FORWARDED_ALLOW_IPS": "192.0.2.1"},
+    )
+    statuses = [_fail_login(server, f"203.0.113.{i}") for i in range(1, 5)]
+    assert statuses == [401, 401, 429, 429]
