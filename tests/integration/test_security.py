@@ -11,7 +11,10 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -442,3 +445,65 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(
     )
     statuses = [_fail_login(server, f"203.0.113.{i}") for i in range(1, 5)]
     assert statuses == [401, 401, 429, 429]
+
+
+# ---------------------------------------------------------------- login floods
+
+
+def test_a_burst_of_guesses_from_one_address_gets_only_the_allowed_checks(
+    fresh_db: str, server_factory: Callable[..., Any]
+) -> None:
+    # Found: the failure count was read before the slow hash check and written after it,
+    # so twenty concurrent guesses all passed a limit of three.
+    server = server_factory(fresh_db, workers=2, env={"STOCKLINE_LOGIN_MAX_FAILURES": "3"})
+    email, _ = make_admin(fresh_db)
+
+    def guess(i: int) -> int:
+        resp = httpx.post(
+            server.url + "/api/auth/login",
+            json={"email": email, "password": f"guess {i}"},
+            timeout=60,
+        )
+        return resp.status_code
+
+    with ThreadPoolExecutor(20) as pool:
+        statuses = sorted(pool.map(guess, range(20)))
+    assert statuses == [401] * 3 + [429] * 17, statuses
+
+
+def test_the_server_stays_responsive_during_a_login_flood(
+    fresh_db: str, server_factory: Callable[..., Any]
+) -> None:
+    # Found: argon2 (~0.1 s of CPU each) ran on the event loop, so a flood of wrong
+    # passwords from many addresses stalled every stream and purchase of that process.
+    server = server_factory(fresh_db, workers=1)
+    email, _ = make_admin(fresh_db)
+    kiosk = make_kiosk(fresh_db)
+    stop = threading.Event()
+
+    def flood(i: int) -> None:
+        with httpx.Client(base_url=server.url, timeout=120) as c:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                c.post(
+                    "/api/auth/login",
+                    json={"email": email, "password": "wrong"},
+                    headers={"X-Forwarded-For": f"198.51.100.{i}"},  # fresh count each
+                )
+
+    latencies = []
+    with ThreadPoolExecutor(24) as pool:
+        floods = [pool.submit(flood, i) for i in range(24)]
+        try:
+            time.sleep(1)  # let the flood build up a queue of hash checks
+            with server.client(kiosk) as till:
+                for _ in range(10):
+                    started = time.perf_counter()
+                    assert till.get("/api/products").status_code == 200
+                    latencies.append(time.perf_counter() - started)
+        finally:
+            stop.set()
+        for f in floods:
+            f.result()
+    assert max(latencies) < 1.0, latencies

@@ -27,11 +27,11 @@ def _client_address(request: Request) -> str:
 
 @router.post("/login", response_model=LoginOut)
 async def login(
-    body: LoginIn, request: Request, response: Response, conn: Conn, services: ServicesDep
+    body: LoginIn, request: Request, response: Response, services: ServicesDep
 ) -> LoginOut:
     settings = services.settings
     session = await auth.login(
-        conn,
+        services.pool,
         email=body.email,
         password=body.password,
         address=_client_address(request),

@@ -45,6 +45,11 @@ DELETE FROM admin_sessions WHERE expires_at < now();
 SELECT count(*) AS n, min(created_at) AS oldest FROM login_failures
  WHERE address = %(address)s AND created_at > now() - make_interval(secs => %(window)s);
 
+-- name: lock_login_address
+-- serialises the count-then-record of one client address (the two-int key space does
+-- not overlap the single-bigint locks of migrations and the mail worker)
+SELECT pg_advisory_xact_lock(1937, hashtext(%(address)s));
+
 -- name: insert_failure
 INSERT INTO login_failures (address) VALUES (%(address)s);
 
