@@ -26,6 +26,10 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
+    negative_data_rejection,
+    positive_data_acceptance,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -36,6 +40,7 @@ from tests.fixtures.server import Server, login, make_admin, make_kiosk, start_s
 POSITIVE_EXAMPLES = 40
 NEGATIVE_EXAMPLES = 12
 MIN_TOTAL_CASES = 1000
+BIGINT_MAX = 2**63 - 1
 # Streams never end: fuzzing them would only time out (the events helper tests them).
 STREAMING = ("/api/inventory/events",)
 
@@ -53,11 +58,47 @@ def problem_json_on_errors(
     return True
 
 
+# Rules the JSON Schema cannot express: a schema-valid request may break them and get a
+# 422 whose detail starts so (a range across two fields; email-validator's rules beyond
+# `format: email`, e.g. no reserved domains such as .test; a product the run deactivated).
+SCHEMA_INEXPRESSIBLE_RULES = {
+    ("GET", "/api/inventory/ledger.csv"): ("'from' must not be after 'to'",),
+    ("PUT", "/api/admin/config"): ("invalid email address(es): ",),
+    ("POST", "/api/purchases"): ("product(s) not for sale: ",),
+}
+
+
+def _overshoots(value: object) -> bool:
+    try:
+        return int(str(value)) > BIGINT_MAX
+    except ValueError:
+        return False
+
+
+def valid_data_is_accepted(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> bool | None:
+    rules = SCHEMA_INEXPRESSIBLE_RULES.get((case.method.upper(), case.operation.path), ())
+    if response.status_code == 422 and response.json()["detail"].startswith(rules):
+        return True
+    if response.status_code == 422 and all(
+        e["type"] == "less_than_equal" and _overshoots(e.get("input"))
+        for e in response.json().get("errors") or [{"type": ""}]
+    ):
+        # the generator rounds `maximum: 2**63-1` through a float and overshoots it
+        return True
+    return positive_data_acceptance(ctx, response, case)
+
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    response_headers_conformance,
+    negative_data_rejection,
+    valid_data_is_accepted,
+    ignored_auth,
     problem_json_on_errors,
 ]
 
@@ -174,6 +215,7 @@ def test_fuzzed_requests_never_fail_the_server_and_match_the_schema(
         return login(server, fuzz_target["email"], fuzz_target["password"])
 
     tally: Counter[str] = Counter()
+    failures: list[str] = []
     started = time.monotonic()
     with requests.Session() as session:
         for op in ops:
@@ -184,16 +226,23 @@ def test_fuzzed_requests_never_fail_the_server_and_match_the_schema(
                     token = fresh_admin_token
                 else:
                     token = lambda who=who: fuzz_target[who]  # noqa: E731
+                raw = op.definition.raw
+                # without parameters or body there is little to vary (only cookies)
+                few = not raw.get("parameters") and "requestBody" not in raw
                 for mode, n in (
-                    (GenerationMode.POSITIVE, POSITIVE_EXAMPLES),
-                    (GenerationMode.NEGATIVE, NEGATIVE_EXAMPLES),
+                    (GenerationMode.POSITIVE, 5 if few else POSITIVE_EXAMPLES),
+                    (GenerationMode.NEGATIVE, 5 if few else NEGATIVE_EXAMPLES),
                 ):
-                    _fuzz_operation(
-                        op, mode, n, token, server.url, session, tally, fuzz_target["ids"]
-                    )
+                    try:
+                        _fuzz_operation(
+                            op, mode, n, token, server.url, session, tally, fuzz_target["ids"]
+                        )
+                    except (Exception, BaseExceptionGroup) as exc:  # report all operations
+                        failures.append(f"{op.method.upper()} {op.path} as {who}, {mode}: {exc}")
     elapsed = time.monotonic() - started
     cases = sum(v for k, v in tally.items() if k.startswith("status "))
     print(f"fuzzed {cases} cases in {elapsed:.0f}s: {sorted(tally.items())}")
+    assert not failures, "\n\n".join(failures)
     assert cases >= MIN_TOTAL_CASES
     assert not any(k.startswith("status 5") for k in tally)
     # nothing failed after the answer had started either (a broken stream is no 5xx)

@@ -107,3 +107,75 @@ def test_recipient_errors_match_the_problem_schema(shop: Shop) -> None:
     assert resp.status_code == 422 and resp.headers["content-type"] == PROBLEM
     item = resp.json()["errors"][0]
     assert item["loc"] == ["notification_recipients", 0] and item["msg"]
+
+
+def test_whole_numbers_written_as_floats_are_integers(shop: Shop) -> None:
+    # Found: JSON Schema's "integer" admits 2250.0, but the strict models refused it (422).
+    p = shop.create_product(stock=3)
+    with shop.admin() as c:
+        patched = c.patch(f"/api/products/{p['id']}", json={"price_cents": 250.0})
+        adjusted = c.post(
+            f"/api/inventory/{p['id']}/adjustments", json={"delta": 2.0, "reason": "float"}
+        )
+        counted = c.post(
+            f"/api/inventory/{p['id']}/reconciliations",
+            json={"counted_quantity": 4.0, "reason": "float"},
+        )
+        bought = c.post(
+            "/api/purchases", json={"items": [{"product_id": float(p["id"]), "quantity": 1.0}]}
+        )
+        # fractions, numeric strings and booleans stay errors
+        for bad in (2.5, "2", True):
+            resp = c.post(
+                f"/api/inventory/{p['id']}/adjustments", json={"delta": bad, "reason": "no"}
+            )
+            assert resp.status_code == 422, bad
+    assert patched.status_code == 200 and patched.json()["price_cents"] == 250
+    assert adjusted.status_code == 201 and adjusted.json()["entry"]["delta"] == 2
+    assert counted.status_code == 201 and counted.json()["snapshot"]["current_stock"] == 4
+    assert bought.status_code == 201, bought.text
+    assert bought.json()["items"][0]["quantity"] == 1
+
+
+def test_the_schema_states_the_rules_the_server_enforces(shop: Shop) -> None:
+    # Found: "delta must not be 0" and "Idempotency-Key must not be blank" were enforced
+    # (422) but absent from the schema, so schema-valid requests were refused.
+    doc = _openapi(shop)
+    delta = doc["components"]["schemas"]["AdjustmentIn"]["properties"]["delta"]
+    assert delta["not"] == {"const": 0}
+    assert delta["minimum"] == -1_000_000_000 and delta["maximum"] == 1_000_000_000
+    params = doc["paths"]["/api/purchases"]["post"]["parameters"]
+    key = next(p for p in params if p["name"].lower() == "idempotency-key")
+    key_schema = next(s for s in key["schema"]["anyOf"] if s.get("type") == "string")
+    assert key_schema["pattern"] == r"\S" and key_schema["minLength"] == 1
+    recipients = doc["components"]["schemas"]["ConfigIn"]["properties"]["notification_recipients"]
+    items = next(s for s in recipients["anyOf"] if s.get("type") == "array")["items"]
+    assert items["format"] == "email"
+    p = shop.create_product(stock=1)
+    with shop.kiosk() as c:
+        resp = c.post(
+            "/api/purchases",
+            json={"items": [{"product_id": p["id"], "quantity": 1}]},
+            headers={"Idempotency-Key": ""},
+        )
+    assert resp.status_code == 422 and resp.headers["content-type"] == PROBLEM
+
+
+def test_openapi_declares_who_may_call_what(shop: Shop) -> None:
+    # Found: no security schemes, so a client generator (or a fuzzer) could not know
+    # that every /api operation but login and kiosk pairing needs credentials.
+    doc = _openapi(shop)
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["bearer"] == {**schemes["bearer"], "type": "http", "scheme": "bearer"}
+    assert schemes["sessionCookie"]["name"] == "stockline_session"
+    assert schemes["kioskCookie"]["name"] == "stockline_kiosk"
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            public = not path.startswith("/api/") or path in (
+                "/api/auth/login",
+                "/api/auth/kiosk",
+            )
+            assert ("security" in op) is not public, (method, path)
+            # and it means it: without credentials, 401
+            if not public and "{" not in path and method == "get":
+                assert httpx.get(shop.server.url + path).status_code == 401, path

@@ -54,6 +54,30 @@ _ERROR_HEADERS: dict[int, dict[str, Any]] = {
     503: _RETRY_AFTER,
 }
 _WRITES = {"post", "put", "patch", "delete"}
+# /api operations anyone may call; every other one needs a bearer token or a cookie
+PUBLIC_API = {"/api/auth/login", "/api/auth/kiosk"}
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "an admin session token (POST /api/auth/login) or a kiosk token "
+        "(`stockline kiosk create`)",
+    },
+    "sessionCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "stockline_session",
+        "description": "the admin portal's HttpOnly cookie; unsafe methods also need the "
+        "X-CSRF-Token header (the login answer's csrf_token)",
+    },
+    "kioskCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "stockline_kiosk",
+        "description": "a paired kiosk browser's HttpOnly cookie; unsafe methods also need "
+        "X-CSRF-Token equal to the stockline_csrf cookie",
+    },
+}
 
 
 def error_codes(method: str, path: str) -> list[int]:
@@ -79,13 +103,17 @@ def problem_response(status: int, description: str | None = None) -> dict[str, A
 
 
 def add_problem_responses(doc: dict[str, Any]) -> dict[str, Any]:
-    """Declare the Problem schema and each operation's problem+json error answers."""
+    """Declare the Problem schema, each operation's problem+json error answers and
+    which operations need credentials."""
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(problem_schema.pop("$defs", {}))
     schemas["Problem"] = problem_schema
+    doc["components"]["securitySchemes"] = SECURITY_SCHEMES
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
+            if path.startswith("/api/") and path not in PUBLIC_API:
+                operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
             responses = operation.setdefault("responses", {})
             for status in error_codes(method, path):
                 # replaces FastAPI's application/json HTTPValidationError for 422 too
