@@ -332,6 +332,8 @@ def _is_constant_sql(node: ast.expr, constants: dict[str, ast.expr]) -> bool:
         if node.func.attr == "format" and _is_sql_call(node.func.value):
             return all(_is_sql_part(arg) for arg in [*node.args, *(k.value for k in node.keywords)])
         return _is_sql_call(node)
+    if isinstance(node, ast.IfExp):  # one of two named queries
+        return _is_constant_sql(node.body, constants) and _is_constant_sql(node.orelse, constants)
     return isinstance(node, ast.Name) and node.id in constants
 
 
@@ -353,65 +355,107 @@ def _is_sql_part(node: ast.expr) -> bool:
     )
 
 
+def _sql_offenders(source: str, name: str) -> tuple[list[str], int]:
+    """Every execute() whose SQL is not constant; and how many execute() calls there were."""
+    tree = ast.parse(source, filename=name)
+    offenders = []
+    # names bound to literal SQL: loop variables over module tuples of literals
+    literal_tuples = {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Tuple)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+        and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.value.elts)
+    }
+    constants: dict[str, ast.expr] = {}
+    tainted: set[str] = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.For)
+            and isinstance(node.target, ast.Name)
+            and isinstance(node.iter, ast.Name)
+            and node.iter.id in literal_tuples
+        ):
+            constants[node.target.id] = node.iter
+        # a name every assignment of which is constant SQL, e.g.
+        # `query = _Q["a"] if kind == "admin" else _Q["b"]`
+        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign) and node.value:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    if isinstance(node, ast.Assign) and _is_constant_sql(node.value, {}):
+                        constants.setdefault(target.id, node.value)
+                    else:
+                        tainted.add(target.id)
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "SQL"
+            and not _is_sql_call(node)
+        ):
+            offenders.append(f"{name}:{node.lineno} sql.SQL of a non-literal")
+    for bad in tainted:
+        constants.pop(bad, None)
+    checked = 0
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("execute", "executemany")
+            and node.args
+        ):
+            continue
+        checked += 1
+        first = node.args[0]
+        where = f"{name}:{node.lineno}"
+        if name.endswith("migrate.py") and isinstance(first, ast.Name) and first.id == "text":
+            continue  # a migration file shipped in the package, never input
+        if not _is_constant_sql(first, constants):
+            offenders.append(f"{where} {ast.unparse(first)}")
+        for inner in ast.walk(first):
+            if isinstance(inner, ast.JoinedStr) or (
+                isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Mod | ast.Add)
+            ):
+                offenders.append(f"{where} builds SQL: {ast.unparse(first)}")
+    return offenders, checked
+
+
 def test_no_sql_is_built_from_strings() -> None:
     # Values always travel as parameters; identifiers only through sql.Identifier.
-    offenders = []
+    offenders: list[str] = []
     checked = 0
     for path in sorted(SRC.rglob("*.py")):
-        tree = ast.parse(path.read_text(), filename=str(path))
-        # names bound to literal SQL: loop variables over module tuples of literals
-        literal_tuples = {
-            target.id
-            for node in tree.body
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Tuple)
-            for target in node.targets
-            if isinstance(target, ast.Name)
-            and all(
-                isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.value.elts
-            )
-        }
-        constants: dict[str, ast.expr] = {}
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.For)
-                and isinstance(node.target, ast.Name)
-                and isinstance(node.iter, ast.Name)
-                and node.iter.id in literal_tuples
-            ):
-                constants[node.target.id] = node.iter
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "SQL"
-                and not _is_sql_call(node)
-            ):
-                offenders.append(f"{path.name}:{node.lineno} sql.SQL of a non-literal")
-        for node in ast.walk(tree):
-            if not (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr in ("execute", "executemany")
-                and node.args
-            ):
-                continue
-            checked += 1
-            first = node.args[0]
-            where = f"{path.relative_to(SRC)}:{node.lineno}"
-            if path.name == "migrate.py" and isinstance(first, ast.Name) and first.id == "text":
-                continue  # a migration file shipped in the package, never input
-            if not _is_constant_sql(first, constants):
-                offenders.append(f"{where} {ast.unparse(first)}")
-            for inner in ast.walk(first):
-                if isinstance(inner, ast.JoinedStr) or (
-                    isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Mod | ast.Add)
-                ):
-                    offenders.append(f"{where} builds SQL: {ast.unparse(first)}")
+        found, n = _sql_offenders(path.read_text(), str(path.relative_to(SRC)))
+        offenders += found
+        checked += n
     assert checked > 30
     assert not offenders, offenders
     # and the named queries themselves take values only as %(name)s parameters
     for sql_file in sorted((SRC / "db" / "queries").glob("*.sql")):
         text = sql_file.read_text()
         assert "{" not in text.replace("'{}'", ""), sql_file.name
+
+
+def test_the_sql_check_catches_strings_built_into_sql() -> None:
+    bad = [
+        "await conn.execute(f\"SELECT * FROM products WHERE sku = '{sku}'\")",
+        'await conn.execute("SELECT * FROM t WHERE a = %s" % value)',
+        'await conn.execute("SELECT " + column + " FROM t")',
+        'q = "SELECT 1"\nq += user_text\nawait conn.execute(q)',
+        "await conn.execute(sql.SQL(text).format(sql.Identifier(x)))",
+        'await conn.execute(sql.SQL("SELECT {}").format(user_text))',
+    ]
+    for source in bad:
+        offenders, checked = _sql_offenders(source, "snippet.py")
+        assert checked == 1 and offenders, source
+    good = [
+        'await conn.execute(_Q["select_kiosks"])',
+        'q = _Q["a"] if admin else _Q["b"]\nawait conn.execute(q, {"id": 1})',
+        'await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))',
+    ]
+    for source in good:
+        assert _sql_offenders(source, "snippet.py") == ([], 1), source
 
 
 # ---------------------------------------------------------------- client addresses

@@ -93,8 +93,8 @@ async def ledger_csv(
     params = {"product_id": product_id, "from": from_, "to": to}
 
     async def rows() -> AsyncIterator[str]:
-        # its own connection, held only while the export streams; a server-side cursor
-        # lives in a transaction (pool connections are autocommit)
+        # its own connection, held only while the export streams
+        # a server-side cursor lives in a transaction (pool connections are autocommit)
         async with services.pool.connection() as conn, conn.transaction():
             buf = io.StringIO()
             writer = csv.writer(buf)
