@@ -355,22 +355,12 @@ def _is_sql_part(node: ast.expr) -> bool:
     )
 
 
-def _sql_offenders(source: str, name: str) -> tuple[list[str], int]:
-    """Every execute() whose SQL is not constant; and how many execute() calls there were."""
-    tree = ast.parse(source, filename=name)
-    offenders = []
-    # names bound to literal SQL: loop variables over module tuples of literals
-    literal_tuples = {
-        target.id
-        for node in tree.body
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Tuple)
-        for target in node.targets
-        if isinstance(target, ast.Name)
-        and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.value.elts)
-    }
+def _sql_names(scope: ast.AST, literal_tuples: set[str]) -> dict[str, ast.expr]:
+    """Names bound only to constant SQL within a function (or module): loop variables over
+    module tuples of literals, and e.g. `query = _Q["a"] if admin else _Q["b"]`."""
     constants: dict[str, ast.expr] = {}
     tainted: set[str] = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(scope):
         if (
             isinstance(node, ast.For)
             and isinstance(node.target, ast.Name)
@@ -378,8 +368,6 @@ def _sql_offenders(source: str, name: str) -> tuple[list[str], int]:
             and node.iter.id in literal_tuples
         ):
             constants[node.target.id] = node.iter
-        # a name every assignment of which is constant SQL, e.g.
-        # `query = _Q["a"] if kind == "admin" else _Q["b"]`
         if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign) and node.value:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
@@ -388,6 +376,34 @@ def _sql_offenders(source: str, name: str) -> tuple[list[str], int]:
                         constants.setdefault(target.id, node.value)
                     else:
                         tainted.add(target.id)
+        if isinstance(node, ast.arg):
+            tainted.add(node.arg)
+    return {k: v for k, v in constants.items() if k not in tainted}
+
+
+def _sql_offenders(source: str, name: str) -> tuple[list[str], int]:
+    """Every execute() whose SQL is not constant; and how many execute() calls there were."""
+    tree = ast.parse(source, filename=name)
+    offenders = []
+    literal_tuples = {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Tuple)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+        and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.value.elts)
+    }
+    scope_of: dict[ast.AST, ast.AST] = {}
+
+    def visit(node: ast.AST, scope: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            scope_of[child] = scope
+            inner = child if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) else scope
+            visit(child, inner)
+
+    visit(tree, tree)
+    checked = 0
+    for node in ast.walk(tree):
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -395,10 +411,6 @@ def _sql_offenders(source: str, name: str) -> tuple[list[str], int]:
             and not _is_sql_call(node)
         ):
             offenders.append(f"{name}:{node.lineno} sql.SQL of a non-literal")
-    for bad in tainted:
-        constants.pop(bad, None)
-    checked = 0
-    for node in ast.walk(tree):
         if not (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -411,7 +423,7 @@ def _sql_offenders(source: str, name: str) -> tuple[list[str], int]:
         where = f"{name}:{node.lineno}"
         if name.endswith("migrate.py") and isinstance(first, ast.Name) and first.id == "text":
             continue  # a migration file shipped in the package, never input
-        if not _is_constant_sql(first, constants):
+        if not _is_constant_sql(first, _sql_names(scope_of[node], literal_tuples)):
             offenders.append(f"{where} {ast.unparse(first)}")
         for inner in ast.walk(first):
             if isinstance(inner, ast.JoinedStr) or (
@@ -443,6 +455,7 @@ def test_the_sql_check_catches_strings_built_into_sql() -> None:
         'await conn.execute("SELECT * FROM t WHERE a = %s" % value)',
         'await conn.execute("SELECT " + column + " FROM t")',
         'q = "SELECT 1"\nq += user_text\nawait conn.execute(q)',
+        "async def f(q):\n    await conn.execute(q)",
         "await conn.execute(sql.SQL(text).format(sql.Identifier(x)))",
         'await conn.execute(sql.SQL("SELECT {}").format(user_text))',
     ]
@@ -451,6 +464,9 @@ def test_the_sql_check_catches_strings_built_into_sql() -> None:
         assert checked == 1 and offenders, source
     good = [
         'await conn.execute(_Q["select_kiosks"])',
+        "def f(query):\n    return query\n"
+        'async def g(kind):\n    query = _Q["a"] if kind else _Q["b"]\n'
+        "    await conn.execute(query)",
         'q = _Q["a"] if admin else _Q["b"]\nawait conn.execute(q, {"id": 1})',
         'await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))',
     ]
