@@ -158,8 +158,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
 
-    app.add_middleware(Observe)
+    # the last added is the outermost: Observe wraps BodyLimit, so a 413 refused before
+    # the app is reached still carries the security headers and is counted
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Observe)
     # outermost: long-lived event streams skip the per-request stack (see its docstring)
     app.add_middleware(events_routes.EventStreamFastPath)
     return app

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from psycopg_pool import AsyncConnectionPool
 
 from stockline.db.queries import load
 from stockline.errors import NotAuthenticated, TooManyAttempts
 
 _Q = load("auth")
+T = TypeVar("T")
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Spent on unknown emails too, so response time does not reveal which admins exist.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -48,13 +52,28 @@ def hash_password(password: str) -> str:
 
 
 async def create_admin(conn: psycopg.AsyncConnection[Any], email: str, password: str) -> int:
+    """Create an admin, or reset its password; a reset ends all of its sessions."""
     async with conn.transaction():
         cur = await conn.execute(
             _Q["insert_admin"], {"email": email, "password_hash": hash_password(password)}
         )
         row = await cur.fetchone()
-    assert row is not None
+        assert row is not None
+        await conn.execute(_Q["delete_admin_sessions"], {"admin_id": row["id"]})
     return int(row["id"])
+
+
+async def list_kiosks(conn: psycopg.AsyncConnection[Any]) -> list[dict[str, Any]]:
+    cur = await conn.execute(_Q["select_kiosks"])
+    return list(await cur.fetchall())
+
+
+async def revoke_kiosk(conn: psycopg.AsyncConnection[Any], kiosk_id: int) -> str | None:
+    """Disable a kiosk: its token stops working on the next request. Its name, or None."""
+    async with conn.transaction():
+        cur = await conn.execute(_Q["disable_kiosk"], {"kiosk_id": kiosk_id})
+        row = await cur.fetchone()
+    return None if row is None else str(row["name"])
 
 
 async def create_kiosk(conn: psycopg.AsyncConnection[Any], name: str) -> tuple[int, str]:
@@ -69,7 +88,7 @@ async def create_kiosk(conn: psycopg.AsyncConnection[Any], name: str) -> tuple[i
 
 
 async def login(
-    conn: psycopg.AsyncConnection[Any],
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
     *,
     email: str,
     password: str,
@@ -78,35 +97,40 @@ async def login(
     window_seconds: float,
     session_hours: int,
 ) -> Session:
-    cur = await conn.execute(
-        _Q["select_recent_failures"], {"address": address, "window": window_seconds}
-    )
-    failures = await cur.fetchone()
-    assert failures is not None
-    if failures["n"] >= max_failures:
-        elapsed = (datetime.now(UTC) - failures["oldest"]).total_seconds()
-        raise TooManyAttempts(retry_after=max(1, int(window_seconds - elapsed) + 1))
+    # The attempt is counted as a failure *before* the (slow, memory-hungry) hash check
+    # and the count is taken under a per-address lock: a burst of concurrent guesses from
+    # one address gets at most `max_failures` checks, never one per request.
+    # No pooled connection is held during the hash check: a login flood waiting for hash
+    # slots must not starve purchases and streams of connections.
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(_Q["lock_login_address"], {"address": address})
+        cur = await conn.execute(
+            _Q["select_recent_failures"], {"address": address, "window": window_seconds}
+        )
+        failures = await cur.fetchone()
+        assert failures is not None
+        if failures["n"] >= max_failures:
+            elapsed = (datetime.now(UTC) - failures["oldest"]).total_seconds()
+            raise TooManyAttempts(retry_after=max(1, int(window_seconds - elapsed) + 1))
+        await conn.execute(_Q["insert_failure"], {"address": address})
+        cur = await conn.execute(_Q["select_admin_by_email"], {"email": email})
+        admin = await cur.fetchone()
 
-    cur = await conn.execute(_Q["select_admin_by_email"], {"email": email})
-    admin = await cur.fetchone()
     stored_hash = admin["password_hash"] if admin else _DUMMY_HASH
-    try:
-        _hasher.verify(stored_hash, password)
-        ok = admin is not None and not admin["disabled"]
-    except (VerificationError, InvalidHashError):
-        ok = False
+    ok = await _verify(stored_hash, password) and admin is not None and not admin["disabled"]
     if not ok or admin is None:
-        async with conn.transaction():
-            await conn.execute(_Q["insert_failure"], {"address": address})
         raise NotAuthenticated("wrong email or password")
 
     access_token = "adm_" + secrets.token_urlsafe(32)
     csrf_token = secrets.token_urlsafe(24)
-    async with conn.transaction():
-        if _hasher.check_needs_rehash(stored_hash):
+    new_hash = None
+    if _hasher.check_needs_rehash(stored_hash):
+        new_hash = await _off_loop(hash_password, password)
+    async with pool.connection() as conn, conn.transaction():
+        if new_hash is not None:
             await conn.execute(
                 _Q["update_admin_password_hash"],
-                {"admin_id": admin["id"], "password_hash": hash_password(password)},
+                {"admin_id": admin["id"], "password_hash": new_hash},
             )
         await conn.execute(
             _Q["insert_session"],
@@ -117,8 +141,30 @@ async def login(
                 "hours": session_hours,
             },
         )
+        # clears this attempt's own pessimistic failure row too
         await conn.execute(_Q["delete_failures"], {"address": address, "window": window_seconds})
     return Session(access_token, csrf_token, int(admin["id"]), str(admin["email"]))
+
+
+# argon2id takes ~0.1 s of CPU and 64 MiB: run it off the event loop (streams, purchases
+# and health checks stay responsive during a login flood) and at most two at a time.
+_HASH_SLOTS = asyncio.Semaphore(2)
+
+
+async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
+    async with _HASH_SLOTS:
+        return await asyncio.to_thread(fn, *args)
+
+
+def _verify_sync(stored_hash: str, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(stored_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def _verify(stored_hash: str, password: str) -> bool:
+    return await _off_loop(_verify_sync, stored_hash, password)
 
 
 async def logout(conn: psycopg.AsyncConnection[Any], access_token: str) -> None:

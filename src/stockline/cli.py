@@ -136,6 +136,31 @@ def cmd_kiosk_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kiosk_list(args: argparse.Namespace) -> int:
+    from stockline import auth
+
+    with open_database(_settings()) as settings:
+        _migrate(settings)
+        kiosks = _run_async(settings, auth.list_kiosks)
+    for k in kiosks:
+        state = "revoked" if k["disabled"] else "active"
+        print(f"{k['id']}\t{state}\t{k['created_at']:%Y-%m-%d %H:%M}\t{k['name']}")
+    return 0
+
+
+def cmd_kiosk_revoke(args: argparse.Namespace) -> int:
+    from stockline import auth
+
+    with open_database(_settings()) as settings:
+        _migrate(settings)
+        name = _run_async(settings, lambda c: auth.revoke_kiosk(c, args.id))
+    if name is None:
+        print(f"stockline: no kiosk with id {args.id}", file=sys.stderr)
+        return 2
+    print(f"kiosk {name!r} (id {args.id}) revoked: its token no longer works")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from stockline.inventory.verify import verify
 
@@ -182,7 +207,7 @@ def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
         workers=workers,
         log_config=None,
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=3,
         access_log=False,
     )
@@ -302,6 +327,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kcreate.add_argument("name")
     kcreate.set_defaults(func=cmd_kiosk_create)
+    klist = kiosk_sub.add_parser(
+        "list", help="list kiosks (id, state, created, name)", description="List kiosks."
+    )
+    klist.set_defaults(func=cmd_kiosk_list)
+    krevoke = kiosk_sub.add_parser(
+        "revoke",
+        help="revoke a kiosk's token (rotate: create a new kiosk, then revoke the old one)",
+        description="Disable a kiosk by id; its token stops working on the next request.",
+    )
+    krevoke.add_argument("id", type=int)
+    krevoke.set_defaults(func=cmd_kiosk_revoke)
 
     ver = sub.add_parser(
         "verify",

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, le=1000, alias="STOCKLINE_LOGIN_MAX_FAILURES")
     login_window_seconds: float = Field(default=300, gt=0, alias="STOCKLINE_LOGIN_WINDOW_SECONDS")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, alias="STOCKLINE_MAX_BODY_BYTES")
+    # Proxies whose X-Forwarded-For/-Proto are believed (the client address is what login
+    # throttling counts). Comma-separated IPs or CIDRs; "*" trusts anyone (never do that
+    # when the port is reachable from clients directly).
+    forwarded_allow_ips: str = Field(default="127.0.0.1", alias="STOCKLINE_FORWARDED_ALLOW_IPS")
     config_refresh_seconds: float = Field(
         default=5.0, gt=0, le=10, alias="STOCKLINE_CONFIG_REFRESH_SECONDS"
     )

@@ -3,20 +3,38 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 ID_MAX = 2**63 - 1
 QTY_MAX = 1_000_000
 DELTA_MAX = 1_000_000_000
 PRICE_MAX = 10_000_000_000
 
-Id = Annotated[int, Field(ge=1, le=ID_MAX)]
+
+def _whole_number(value: object) -> object:
+    # JSON has one number type: 2250.0 is the integer 2250 (JSON Schema agrees), while
+    # 2250.5, "2250" and true stay errors under the strict models
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# after the Field, so the bounds still appear in the JSON Schema
+_WHOLE = BeforeValidator(_whole_number)
+Id = Annotated[int, Field(ge=1, le=ID_MAX), _WHOLE]
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Threshold = Annotated[int, Field(ge=0, le=DELTA_MAX)]
+Threshold = Annotated[int, Field(ge=0, le=DELTA_MAX), _WHOLE]
 
 
 class _In(BaseModel):
@@ -35,22 +53,22 @@ class KioskPairIn(_In):
 class ProductCreate(_In):
     sku: Sku
     name: Text200
-    price_cents: Annotated[int, Field(ge=0, le=PRICE_MAX)]
+    price_cents: Annotated[int, Field(ge=0, le=PRICE_MAX), _WHOLE]
     low_stock_threshold: Threshold | None = None
-    initial_stock: Annotated[int, Field(ge=0, le=DELTA_MAX)] = 0
+    initial_stock: Annotated[int, Field(ge=0, le=DELTA_MAX), _WHOLE] = 0
     active: bool = True
 
 
 class ProductPatch(_In):
     name: Text200 | None = None
-    price_cents: Annotated[int, Field(ge=0, le=PRICE_MAX)] | None = None
+    price_cents: Annotated[int, Field(ge=0, le=PRICE_MAX), _WHOLE] | None = None
     low_stock_threshold: Threshold | None = None
     active: bool | None = None
 
 
 class PurchaseItemIn(_In):
     product_id: Id
-    quantity: Annotated[int, Field(ge=1, le=QTY_MAX)]
+    quantity: Annotated[int, Field(ge=1, le=QTY_MAX), _WHOLE]
 
 
 class PurchaseIn(_In):
@@ -58,7 +76,12 @@ class PurchaseIn(_In):
 
 
 class AdjustmentIn(_In):
-    delta: Annotated[int, Field(ge=-DELTA_MAX, le=DELTA_MAX)]
+    # "not 0" is in the JSON Schema too, so clients (and the fuzzer) know it
+    delta: Annotated[
+        int,
+        Field(ge=-DELTA_MAX, le=DELTA_MAX, json_schema_extra={"not": {"const": 0}}),
+        _WHOLE,
+    ]
     reason: Reason
 
     @field_validator("delta")
@@ -70,7 +93,7 @@ class AdjustmentIn(_In):
 
 
 class ReconciliationIn(_In):
-    counted_quantity: Annotated[int, Field(ge=0, le=DELTA_MAX)]
+    counted_quantity: Annotated[int, Field(ge=0, le=DELTA_MAX), _WHOLE]
     reason: Reason
 
 
@@ -78,9 +101,16 @@ class TrackingIn(_In):
     enabled: bool
 
 
+_EMAIL = {"format": "email"}  # checked with email-validator (RFC 5322 syntax, no DNS)
+
+
 class ConfigIn(_In):
     notification_recipients: (
-        Annotated[list[Annotated[str, Field(max_length=320)]], Field(max_length=100)] | None
+        Annotated[
+            list[Annotated[str, Field(min_length=3, max_length=320, json_schema_extra=_EMAIL)]],
+            Field(max_length=100),
+        ]
+        | None
     ) = None
     inventory_tracking_enabled: bool | None = None
 
@@ -172,9 +202,28 @@ class ConfigOut(BaseModel):
     smtp: SmtpOut
 
 
+class ProblemErrorItem(BaseModel):
+    """One invalid input: where (`loc`), why (`msg`), and small scalar inputs echoed back."""
+
+    model_config = ConfigDict(extra="allow")
+    loc: list[str | int]
+    msg: str
+    type: str | None = None
+    input: str | int | float | bool | None = None
+
+
 class Problem(BaseModel):
+    """RFC 9457 problem details: the body of every 4xx and 5xx answer."""
+
     type: str = "about:blank"
     title: str
-    status: int
+    status: int = Field(ge=400, le=599)
     detail: str | None = None
-    errors: list[dict[str, Any]] | None = None
+    instance: str | None = None
+    errors: list[ProblemErrorItem] | None = None
+
+
+class MeOut(BaseModel):
+    kind: Literal["admin", "kiosk"]
+    id: int
+    name: str

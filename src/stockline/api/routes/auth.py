@@ -15,7 +15,7 @@ from stockline.api.deps import (
     Conn,
     ServicesDep,
 )
-from stockline.api.schemas import KioskPairIn, LoginIn, LoginOut
+from stockline.api.schemas import KioskPairIn, LoginIn, LoginOut, MeOut
 from stockline.errors import Forbidden
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -27,11 +27,11 @@ def _client_address(request: Request) -> str:
 
 @router.post("/login", response_model=LoginOut)
 async def login(
-    body: LoginIn, request: Request, response: Response, conn: Conn, services: ServicesDep
+    body: LoginIn, request: Request, response: Response, services: ServicesDep
 ) -> LoginOut:
     settings = services.settings
     session = await auth.login(
-        conn,
+        services.pool,
         email=body.email,
         password=body.password,
         address=_client_address(request),
@@ -40,6 +40,9 @@ async def login(
         session_hours=settings.session_hours,
     )
     max_age = settings.session_hours * 3600
+    # the body holds a bearer token: no cache (browser, proxy) may keep it (RFC 6749 5.1)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
     response.set_cookie(
         SESSION_COOKIE,
         session.access_token,
@@ -109,6 +112,6 @@ async def pair_kiosk(body: KioskPairIn, conn: Conn, services: ServicesDep) -> Re
     return out
 
 
-@router.get("/me")
-async def me(principal: AnyPrincipal) -> dict[str, object]:
-    return {"kind": principal.kind, "id": principal.id, "name": principal.name}
+@router.get("/me", response_model=MeOut)
+async def me(principal: AnyPrincipal) -> MeOut:
+    return MeOut(kind=principal.kind, id=principal.id, name=principal.name)

@@ -14,7 +14,16 @@ from stockline.api.deps import ServicesDep
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz")
+@router.get(
+    "/healthz",
+    responses={
+        200: {"description": "database, listener and worker state"},
+        503: {
+            "description": "the database is unreachable (same body, status 'unavailable')",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+    },
+)
 async def healthz(services: ServicesDep) -> JSONResponse:
     body: dict[str, Any] = {"status": "ok", "instance_id": services.settings.instance_id}
     try:
@@ -34,7 +43,11 @@ async def healthz(services: ServicesDep) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+)
 async def prometheus_metrics() -> Response:
     payload, content_type = metrics.render()
     return Response(payload, media_type=content_type)

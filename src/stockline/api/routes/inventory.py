@@ -75,7 +75,11 @@ async def list_inventory(
 
 
 @router.get(
-    "/ledger.csv", response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}}
+    "/ledger.csv",
+    response_class=StreamingResponse,
+    responses={200: {"description": "the ledger as CSV", "content": {"text/csv": {}}}},
+    description="The ledger, oldest first, streamed as CSV; `product_id`, `from` (inclusive) "
+    "and `to` (exclusive) filter it. 'from' must not be after 'to' (422).",
 )
 async def ledger_csv(
     services: ServicesDep,

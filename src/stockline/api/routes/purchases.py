@@ -29,7 +29,9 @@ async def create_purchase(
     body: PurchaseIn,
     conn: Conn,
     principal: AnyPrincipal,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[
+        str | None, Header(min_length=1, max_length=200, pattern=r"\S")
+    ] = None,
 ) -> Response:
     if idempotency_key is not None and not idempotency_key.strip():
         raise InvalidInput("Idempotency-Key must not be empty")

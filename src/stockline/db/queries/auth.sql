@@ -3,6 +3,10 @@ INSERT INTO admins (email, password_hash) VALUES (%(email)s, %(password_hash)s)
 ON CONFLICT ((lower(email))) DO UPDATE SET password_hash = EXCLUDED.password_hash, disabled = false
 RETURNING id;
 
+-- name: delete_admin_sessions
+-- a password reset ends every session of that admin (a stolen token stops working)
+DELETE FROM admin_sessions WHERE admin_id = %(admin_id)s;
+
 -- name: select_admin_by_email
 SELECT id, email, password_hash, disabled FROM admins WHERE lower(email) = lower(%(email)s);
 
@@ -12,6 +16,12 @@ UPDATE admins SET password_hash = %(password_hash)s WHERE id = %(admin_id)s;
 
 -- name: insert_kiosk
 INSERT INTO kiosks (name, token_hash) VALUES (%(name)s, %(token_hash)s) RETURNING id;
+
+-- name: select_kiosks
+SELECT id, name, created_at, disabled FROM kiosks ORDER BY id;
+
+-- name: disable_kiosk
+UPDATE kiosks SET disabled = true WHERE id = %(kiosk_id)s RETURNING id, name;
 
 -- name: select_kiosk_by_token
 SELECT id, name FROM kiosks WHERE token_hash = %(token_hash)s AND NOT disabled;
@@ -34,6 +44,11 @@ DELETE FROM admin_sessions WHERE expires_at < now();
 -- name: select_recent_failures
 SELECT count(*) AS n, min(created_at) AS oldest FROM login_failures
  WHERE address = %(address)s AND created_at > now() - make_interval(secs => %(window)s);
+
+-- name: lock_login_address
+-- serialises the count-then-record of one client address (the two-int key space does
+-- not overlap the single-bigint locks of migrations and the mail worker)
+SELECT pg_advisory_xact_lock(1937, hashtext(%(address)s));
 
 -- name: insert_failure
 INSERT INTO login_failures (address) VALUES (%(address)s);
