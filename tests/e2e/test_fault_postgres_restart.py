@@ -212,3 +212,53 @@ def test_database_restart_under_load_fails_fast_then_recovers_without_loss(
         f"outage {up_at - stopped_at:.1f}s; {len(answers)} requests, slowest "
         f"{slowest_overall:.2f}s; subscriber reconnects {subscriber.reconnects}"
     )
+
+
+LONG_OUTAGE_SECONDS = 16.0
+RECOVERY_LIMIT = 4.0
+
+
+def test_after_a_long_outage_requests_succeed_within_seconds_of_the_database_returning(
+    own_postgres: RestartablePostgres,
+) -> None:
+    """The pool's own retry backoff doubles without bound: after 16 s down its next try
+    would come ~15 s after the database is back. Bounded retry series fix that."""
+    pg = own_postgres
+    server = start_server(pg.url, workers=1)
+    load: PurchaseLoad | None = None
+    try:
+        shop = make_shop(server)
+        product = shop.create_product(stock=100_000)
+        load = PurchaseLoad(server.url, shop.kiosk_token, product["id"], threads=1, pause=0.2)
+        load.start().wait_successes(3)
+        pg.stop()
+        down_at = time.monotonic()
+        # a new event stream cannot start either: a 503 problem+json, at once
+        started = time.monotonic()
+        resp = httpx.get(
+            server.url + "/api/inventory/events",
+            headers={"Authorization": f"Bearer {shop.kiosk_token}"},
+            timeout=10,
+        )
+        assert resp.status_code == 503
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        assert time.monotonic() - started <= MAX_REQUEST_SECONDS
+        while time.monotonic() - down_at < LONG_OUTAGE_SECONDS:
+            time.sleep(0.2)
+        pg.start()
+        up_at = time.monotonic()
+        load.wait_successes(1, after=up_at, timeout=30)
+        first_ok = min(
+            a.started + a.seconds for a in load.snapshot() if a.started >= up_at and a.status == 201
+        )
+        load.wait_successes(10, after=up_at, timeout=30)
+        load.stop()
+    finally:
+        if load is not None:
+            load.stop()
+        server.stop()
+    assert first_ok - up_at <= RECOVERY_LIMIT, f"back after {first_ok - up_at:.1f}s"
+    after = [a for a in load.snapshot() if a.started >= first_ok]
+    # no stale connection from before the restart is handed out once it is back
+    assert after and all(a.status == 201 for a in after), [a for a in after if a.status != 201]
+    assert max(a.seconds for a in load.snapshot()) <= MAX_REQUEST_SECONDS
