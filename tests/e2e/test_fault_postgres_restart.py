@@ -262,3 +262,35 @@ def test_after_a_long_outage_requests_succeed_within_seconds_of_the_database_ret
     # no stale connection from before the restart is handed out once it is back
     assert after and all(a.status == 201 for a in after), [a for a in after if a.status != 201]
     assert max(a.seconds for a in load.snapshot()) <= MAX_REQUEST_SECONDS
+
+
+def test_a_quick_restart_while_idle_costs_at_most_one_failed_request_per_process(
+    own_postgres: RestartablePostgres,
+) -> None:
+    """Idle pooled connections die with the server. The first request to draw one gets a
+    503; the pool then drops every other dead one at once instead of handing each out."""
+    pg = own_postgres
+    server = start_server(pg.url, workers=1)
+    try:
+        shop = make_shop(server)
+        product = shop.create_product(stock=100_000)
+        # grow the pool: several connections in use at once
+        burst = PurchaseLoad(server.url, shop.kiosk_token, product["id"], threads=8, pause=0)
+        burst.start().wait_successes(80)
+        burst.stop()
+        pg.stop()
+        pg.start()  # back before anyone asked for a connection
+        statuses = []
+        with shop.kiosk() as c:
+            for _ in range(20):
+                resp = c.post(
+                    "/api/purchases", json={"items": [{"product_id": product["id"], "quantity": 1}]}
+                )
+                if resp.status_code != 201:
+                    assert resp.status_code == 503, resp.text
+                    assert resp.headers["content-type"].startswith("application/problem+json")
+                statuses.append(resp.status_code)
+    finally:
+        server.stop()
+    assert statuses.count(503) <= 1, statuses
+    assert statuses[-1] == 201

@@ -46,9 +46,10 @@ class Pool(AsyncConnectionPool[psycopg.AsyncConnection[Any]]):
       without bound (1, 2, 4 … 64 s), so after a long outage it could take a minute to
       notice the database is back. `reconnect_timeout` (set in make_pool) bounds each
       retry series; after it a waiting request starts a fresh one at once.
-    - No stale connections: idle connections opened before a restart are dead. When
-      the database is reachable again, `check()` drops them, so the first requests
-      after the restart do not each draw a broken one.
+    - No stale connections: idle connections opened before a restart are dead. When a
+      connection comes back broken, or the database is reachable again, `check()` drops
+      the dead idle ones at once, so after a restart one request gets a 503, not one per
+      pooled connection (a per-checkout `check=` would cost a round trip per request).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -67,8 +68,17 @@ class Pool(AsyncConnectionPool[psycopg.AsyncConnection[Any]]):
             )
             return
         log.info("database reachable again", extra={"action": "db_reachable"})
+        self._check_idle()
+
+    def _check_idle(self) -> None:
         if self._recheck is None or self._recheck.done():
             self._recheck = asyncio.get_running_loop().create_task(self.check())
+
+    async def putconn(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if conn.broken:
+            # one connection died with its server: its idle siblings most likely did too
+            self._check_idle()
+        await super().putconn(conn)
 
     async def getconn(self, timeout: float | None = None) -> psycopg.AsyncConnection[Any]:  # noqa: ASYNC109 - the signature psycopg_pool defines
         if timeout is None and not self.reachable:
