@@ -17,11 +17,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.e2e.alerts_support import STAFF, buy, one_notification, wait_status, wait_until
 from tests.e2e.fault_support import (
@@ -30,22 +28,13 @@ from tests.e2e.fault_support import (
     last_event_id,
     transactions_without_ledger,
 )
-from tests.fixtures.restartable_pg import RestartablePostgres, start_restartable_postgres
+from tests.fixtures.restartable_pg import RestartablePostgres
 from tests.fixtures.server import Shop, make_shop, start_server
 from tests.fixtures.smtp import SmtpServer
 
 # "Fail fast": no request may wait longer than this, database down or not.
 MAX_REQUEST_SECONDS = 4.0
 OUTAGE_SECONDS = 5.0
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[RestartablePostgres]:
-    pg = start_restartable_postgres()
-    try:
-        yield pg
-    finally:
-        pg.close()
 
 
 def _health(url: str) -> tuple[int, dict[str, Any]]:
