@@ -175,7 +175,10 @@ def test_database_restart_under_load_fails_fast_then_recovers_without_loss(
 
     answers = load.snapshot()
     slowest_overall = max(a.seconds for a in answers)
-    assert slowest_overall <= MAX_REQUEST_SECONDS, f"a request hung {slowest_overall:.1f}s"
+    hung = [
+        (round(a.started - stopped_at, 2), a) for a in answers if a.seconds > MAX_REQUEST_SECONDS
+    ]
+    assert not hung, f"requests hung (start relative to the stop, answer): {hung}"
     # no answer was a 5xx other than 503, and none was missing (connection errors)
     assert {a.status for a in answers} <= {201, 503}, {
         a.status: a.error for a in answers if a.status not in (201, 503)

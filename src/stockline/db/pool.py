@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from time import monotonic
 from typing import Any, Self
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from stockline.config import Settings
 
@@ -41,7 +42,7 @@ class Pool(AsyncConnectionPool[psycopg.AsyncConnection[Any]]):
     - Fail fast: psycopg_pool lets a request wait its whole `timeout` for a connection
       even when every attempt to open one is refused. Every connection attempt here
       records whether it worked; while the last one failed (`reachable` is False), a
-      request waits at most FAIL_FAST_SECONDS, and gets its 503.
+      request waits at most about FAIL_FAST_SECONDS more, and gets its 503.
     - Recover soon: the pool retries a failed connection with a backoff that doubles
       without bound (1, 2, 4 … 64 s), so after a long outage it could take a minute to
       notice the database is back. `reconnect_timeout` (set in make_pool) bounds each
@@ -81,9 +82,16 @@ class Pool(AsyncConnectionPool[psycopg.AsyncConnection[Any]]):
         await super().putconn(conn)
 
     async def getconn(self, timeout: float | None = None) -> psycopg.AsyncConnection[Any]:  # noqa: ASYNC109 - the signature psycopg_pool defines
-        if timeout is None and not self.reachable:
-            timeout = min(self.timeout, FAIL_FAST_SECONDS)
-        return await super().getconn(timeout)
+        # Wait in slices of FAIL_FAST_SECONDS, so that a request already waiting when the
+        # database goes away also gives up about a second later, not at its deadline.
+        deadline = monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            remaining = deadline - monotonic()
+            try:
+                return await super().getconn(max(0.01, min(remaining, FAIL_FAST_SECONDS)))
+            except PoolTimeout:
+                if not self.reachable or deadline - monotonic() <= 0:
+                    raise
 
 
 def _tracking_connection(pool: Pool) -> type[psycopg.AsyncConnection[Any]]:
