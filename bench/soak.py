@@ -41,6 +41,7 @@ import resource
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,8 @@ from bench._common import (
 STAFF = "staff@shop.example.com"
 FRAME_ID = re.compile(rb"(?m)^id: (\d+)\nevent: ([a-z-]+)")
 MiB = 2**20
+# what LeanHttp raises when the server has closed a keep-alive connection
+CONNECTION_ERRORS = (OSError, IndexError, ValueError, asyncio.IncompleteReadError)
 
 
 # ------------------------------------------------------------------ SSE subscribers
@@ -147,6 +150,7 @@ class Load:
     latencies: list[float] = field(default_factory=list)
     adjustments: Counter[int] = field(default_factory=Counter)
     restocks: int = 0
+    resends: int = 0  # requests resent on a fresh connection
 
 
 async def kiosk(
@@ -161,19 +165,24 @@ async def kiosk(
     rng: random.Random,
 ) -> None:
     http = LeanHttp(port)
-    headers = {"Authorization": f"Bearer {token}"}
     try:
         while not stop.is_set():
             await asyncio.sleep(rng.expovariate(rate))
             product = rng.choice(alert) if rng.random() < alert_share else rng.choice(plain)
             body = {"items": [{"product_id": product, "quantity": 1}]}
+            # the server closes idle keep-alive connections (uvicorn: after 5 s): resend on a
+            # new connection with the same Idempotency-Key, so nothing is bought twice
+            headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
             t0 = time.perf_counter()
-            try:
-                status, _ = await http.request("POST", "/api/purchases", headers, body)
-            except (OSError, ValueError, asyncio.IncompleteReadError):
-                await http.close()
-                http = LeanHttp(port)
-                status = 0
+            status = 0
+            for _ in range(3):
+                try:
+                    status, _ = await http.request("POST", "/api/purchases", headers, body)
+                    break
+                except CONNECTION_ERRORS:
+                    await http.close()
+                    http = LeanHttp(port)
+                    load.resends += 1
             load.latencies.append(time.perf_counter() - t0)
             load.purchases[status] += 1
     finally:
@@ -196,25 +205,42 @@ async def admin(
     try:
         while not stop.is_set():
             await asyncio.sleep(every)
-            for product, threshold in alert.items():
-                status, data = await http.request("GET", f"/api/inventory/{product}", headers)
-                if status != 200:
-                    load.adjustments[status] += 1
-                    continue
-                stock = int(json.loads(data)["current_stock"])
-                if stock <= threshold:
-                    body = {"delta": restock_to - stock, "reason": "soak restock"}
-                    path = f"/api/inventory/{product}/adjustments"
-                    status, _ = await http.request("POST", path, headers, body)
-                    load.adjustments[status] += 1
-                    load.restocks += 1
-            if rng.random() < 0.3:  # now and then, an ordinary correction
-                body = {"delta": rng.choice([-2, -1, 1, 2]), "reason": "soak correction"}
-                path = f"/api/inventory/{rng.choice(plain)}/adjustments"
-                status, _ = await http.request("POST", path, headers, body)
-                load.adjustments[status] += 1
+            try:
+                await _admin_round(http, headers, alert, restock_to, plain, load, rng)
+            except CONNECTION_ERRORS:  # an idle keep-alive connection closed: next round
+                await http.close()
+                http = LeanHttp(port)
+                load.resends += 1
     finally:
         await http.close()
+
+
+async def _admin_round(
+    http: LeanHttp,
+    headers: dict[str, str],
+    alert: dict[int, int],
+    restock_to: int,
+    plain: list[int],
+    load: Load,
+    rng: random.Random,
+) -> None:
+    for product, threshold in alert.items():
+        status, data = await http.request("GET", f"/api/inventory/{product}", headers)
+        if status != 200:
+            load.adjustments[status] += 1
+            continue
+        stock = int(json.loads(data)["current_stock"])
+        if stock <= threshold:
+            body = {"delta": restock_to - stock, "reason": "soak restock"}
+            path = f"/api/inventory/{product}/adjustments"
+            status, _ = await http.request("POST", path, headers, body)
+            load.adjustments[status] += 1
+            load.restocks += 1
+    if rng.random() < 0.3:  # now and then, an ordinary correction
+        body = {"delta": rng.choice([-2, -1, 1, 2]), "reason": "soak correction"}
+        path = f"/api/inventory/{rng.choice(plain)}/adjustments"
+        status, _ = await http.request("POST", path, headers, body)
+        load.adjustments[status] += 1
 
 
 # ------------------------------------------------------------------ measurements
@@ -257,6 +283,22 @@ def _cpu(procs: dict[int, psutil.Process]) -> float:
 def _self_cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+
+
+def _postgres(db_url: str) -> dict[int, psutil.Process]:
+    """The postmaster serving db_url (found by its data directory) and its children,
+    when it runs on this machine; empty otherwise."""
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT current_setting('data_directory')").fetchone()
+    data_dir = str(row[0]) if row else ""
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if data_dir and data_dir in cmdline and proc.info["name"] in ("postgres", "postmaster"):
+            found = {proc.pid: proc}
+            with contextlib.suppress(psutil.Error):
+                found.update({c.pid: c for c in proc.children(recursive=True)})
+            return found
+    return {}
 
 
 def _raise_fd_limit(need: int) -> None:
@@ -398,7 +440,8 @@ async def _soak(
         if s.index % 25 == 24:
             await asyncio.sleep(0.1)
 
-    wall0, self0, server0 = time.monotonic(), _self_cpu(), _cpu(procs)
+    pg = _postgres(db_url)
+    wall0, self0, server0, pg0 = time.monotonic(), _self_cpu(), _cpu(procs), _cpu(pg)
     load_tasks = [
         asyncio.create_task(
             kiosk(port, t, args.rate, list(alert), plain, args.alert_share, load, stop, rng)
@@ -441,9 +484,12 @@ async def _soak(
                 flush=True,
             )
     stop.set()
-    await asyncio.gather(*load_tasks, return_exceptions=True)
+    crashed = [
+        repr(r) for r in await asyncio.gather(*load_tasks, return_exceptions=True) if r is not None
+    ]
     load_wall = time.monotonic() - wall0
     self_cpu, server_cpu = _self_cpu() - self0, _cpu(procs) - server0
+    pg_cpu = _cpu(pg) - pg0  # backends that ended meanwhile are not counted
 
     # drain: no more random drops; wait for mail and for every subscriber to catch up
     calm.set()
@@ -462,6 +508,13 @@ async def _soak(
 
     # ---------------------------------------------------------------- checks
     checks: list[tuple[str, bool, str]] = []
+    checks.append(
+        (
+            "load generator ran throughout",
+            not crashed,
+            f"{len(load_tasks)} kiosk/admin tasks, crashed: {crashed[:3]}",
+        )
+    )
     t0 = time.monotonic()
     verify = subprocess.run(
         [sys.executable, "-m", "stockline", "verify"],
@@ -591,7 +644,8 @@ async def _soak(
         f"  purchases                {sum(load.purchases.values())} {dict(load.purchases)} "
         f"({ok_purchases / load_wall:.1f}/s), latency p50 "
         f"{percentile(load.latencies, 50) * 1000:.1f} ms, p99 "
-        f"{percentile(load.latencies, 99) * 1000:.1f} ms"
+        f"{percentile(load.latencies, 99) * 1000:.1f} ms; {load.resends} resent on a new"
+        " connection (idle keep-alive closed)"
     )
     print(
         f"  admin                    {load.restocks} restocks, adjustments {dict(load.adjustments)}"
@@ -612,6 +666,7 @@ async def _soak(
     )
     print(
         f"  CPU                      server {server_cpu / load_wall:.2f} cores, "
+        f"PostgreSQL {pg_cpu / load_wall:.2f} cores ({len(pg)} processes), "
         f"load generator {self_cpu / load_wall:.2f} cores "
         f"({self_cpu / load_wall / cores:.0%} of {cores}), incl. the SMTP thread"
     )
