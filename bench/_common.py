@@ -163,9 +163,6 @@ class LeanHttp:
     async def request(
         self, method: str, path: str, headers: dict[str, str], body: Any = None
     ) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        assert self.reader is not None
         payload = b"" if body is None else json.dumps(body).encode()
         head = [
             f"{method} {path} HTTP/1.1",
@@ -174,8 +171,21 @@ class LeanHttp:
             "Content-Type: application/json",
         ]
         head += [f"{k}: {v}" for k, v in headers.items()]
-        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
-        status_line = await self.reader.readline()
+        request = ("\r\n".join(head) + "\r\n\r\n").encode() + payload
+        for attempt in (1, 2):
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            assert self.reader is not None
+            self.writer.write(request)
+            status_line = await self.reader.readline()
+            if status_line:
+                break
+            # the server closed an idle keep-alive connection before reading this
+            # request: open a new one and send it again (once)
+            await self.close()
+            self.reader = self.writer = None
+            if attempt == 2:
+                raise ConnectionResetError("server closed the connection")
         status = int(status_line.split()[1])
         length = 0
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
