@@ -3,6 +3,9 @@ answer and how long it took, and an SSE subscriber that resumes with Last-Event-
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -168,3 +171,14 @@ def transactions_without_ledger(db_url: str, transaction_ids: list[int]) -> list
             (transaction_ids,),
         ).fetchall()
     return [int(r[0]) for r in rows]
+
+
+def run_verify(db_url: str) -> subprocess.CompletedProcess[str]:
+    """`stockline verify` against db_url, as an operator would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "stockline", "verify"],
+        env={**os.environ, "DATABASE_URL": db_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -13,9 +13,6 @@ nor a system PostgreSQL service, which other tests and users share.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -26,6 +23,7 @@ from tests.e2e.fault_support import (
     PurchaseLoad,
     ResumingSubscriber,
     last_event_id,
+    run_verify,
     transactions_without_ledger,
 )
 from tests.fixtures.restartable_pg import RestartablePostgres
@@ -52,16 +50,6 @@ def _leader(shop: Shop) -> dict[str, Any] | None:
         return None
     leader: dict[str, Any] | None = resp.json()["leader"]
     return leader
-
-
-def _verify(db_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "stockline", "verify"],
-        env={**os.environ, "DATABASE_URL": db_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_database_restart_under_load_fails_fast_then_recovers_without_loss(
@@ -195,7 +183,7 @@ def test_database_restart_under_load_fails_fast_then_recovers_without_loss(
         f"gap or duplicate: {len(ids)} ids for {last - first_id + 1} events"
     )
     # the ledger balances
-    result = _verify(pg.url)
+    result = run_verify(pg.url)
     assert result.returncode == 0, result.stdout + result.stderr
     log = server.log_text()
     assert "listener reconnected" in log

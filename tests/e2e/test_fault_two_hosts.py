@@ -13,10 +13,7 @@ Traffic stays on the test's own namespaces and loopback.
 from __future__ import annotations
 
 import collections
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +26,7 @@ from tests.e2e.fault_support import (
     PurchaseLoad,
     ResumingSubscriber,
     last_event_id,
+    run_verify,
     transactions_without_ledger,
 )
 from tests.fixtures.netns import Host, HostNetwork, netns_permitted
@@ -86,16 +84,6 @@ def _instance_of(subscriber: ResumingSubscriber) -> str:
     found = _INSTANCE.search(stream.parser.comments[0][1])
     assert found, stream.parser.comments
     return found.group(1)
-
-
-def _verify(db_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "stockline", "verify"],
-        env={**os.environ, "DATABASE_URL": db_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_one_of_two_hosts_dies_and_the_other_carries_on_without_loss(
@@ -207,7 +195,7 @@ def test_one_of_two_hosts_dies_and_the_other_carries_on_without_loss(
     # no acknowledged purchase lost, and the ledger balances
     created = load.created()
     assert created and transactions_without_ledger(pg.url, created) == []
-    result = _verify(pg.url)
+    result = run_verify(pg.url)
     assert result.returncode == 0, result.stdout + result.stderr
     # through nginx, only requests in flight on the dying host at the kill failed (502:
     # their outcome is unknown to the kiosk, which may retry with its Idempotency-Key);
