@@ -30,6 +30,25 @@ def _postgres_running(pgdata: Path) -> bool:
     return False
 
 
+def _launch(args: list[str], data_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """`python -m stockline ARGS` on the embedded database, output to log_path."""
+    with log_path.open("w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "stockline", *args],
+            env=_env(data_dir),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _assert_postgres_stops(pgdata: Path) -> None:
+    deadline = time.monotonic() + 20
+    while _postgres_running(pgdata) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _postgres_running(pgdata)
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "stockline-data"
@@ -53,14 +72,7 @@ def test_embedded_database_keeps_data_between_runs_and_stops_after(data_dir: Pat
 
     port = free_port()
     log_path = data_dir.parent / "serve.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "stockline", "serve", "--port", str(port), "--workers", "2"],
-            env=_env(data_dir),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server = _launch(["serve", "--port", str(port), "--workers", "2"], data_dir, log_path)
     try:
         deadline = time.monotonic() + 120
         health = None
@@ -92,23 +104,13 @@ def test_embedded_database_keeps_data_between_runs_and_stops_after(data_dir: Pat
         output = log_path.read_text()
     assert server.returncode == 0, output[-3000:]
     assert re.search(r'"mode": "embedded", "pgdata": "[^"]+"', output)
-    deadline = time.monotonic() + 20
-    while _postgres_running(pgdata) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _postgres_running(pgdata)
+    _assert_postgres_stops(pgdata)
 
 
 def test_demo_prints_working_credentials_and_stops_its_database(data_dir: Path) -> None:
     port = free_port()
     log_path = data_dir.parent / "demo.log"
-    with log_path.open("w") as log:
-        demo = subprocess.Popen(
-            [sys.executable, "-m", "stockline", "demo", "--port", str(port), "--simulate", "0"],
-            env=_env(data_dir),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    demo = _launch(["demo", "--port", str(port), "--simulate", "0"], data_dir, log_path)
     try:
         deadline = time.monotonic() + 120
         text = ""
@@ -138,7 +140,4 @@ def test_demo_prints_working_credentials_and_stops_its_database(data_dir: Path) 
         demo.send_signal(signal.SIGTERM)
         demo.wait(timeout=60)
     assert demo.returncode == 0, log_path.read_text()[-3000:]
-    deadline = time.monotonic() + 20
-    while _postgres_running(data_dir / "pgdata") and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _postgres_running(data_dir / "pgdata")
+    _assert_postgres_stops(data_dir / "pgdata")
