@@ -27,6 +27,10 @@ class DuplicateSku(Conflict):
     """A product with this SKU already exists."""
 
 
+class DuplicateBarcode(Conflict):
+    """Another product already has this barcode."""
+
+
 class InvalidInput(StocklineError):
     """The request is not valid."""
 

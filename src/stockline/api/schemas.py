@@ -35,6 +35,11 @@ Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Threshold = Annotated[int, Field(ge=0, le=DELTA_MAX), _WHOLE]
+Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# what a scanner types: printable ASCII without spaces (EAN/UPC digits, Code 128, SKUs)
+Barcode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[!-~]+$")
+]
 
 
 class _In(BaseModel):
@@ -57,6 +62,8 @@ class ProductCreate(_In):
     low_stock_threshold: Threshold | None = None
     initial_stock: Annotated[int, Field(ge=0, le=DELTA_MAX), _WHOLE] = 0
     active: bool = True
+    category: Category | None = None
+    barcode: Barcode | None = None
 
 
 class ProductPatch(_In):
@@ -64,6 +71,9 @@ class ProductPatch(_In):
     price_cents: Annotated[int, Field(ge=0, le=PRICE_MAX), _WHOLE] | None = None
     low_stock_threshold: Threshold | None = None
     active: bool | None = None
+    # null clears these; an absent field leaves them alone
+    category: Category | None = None
+    barcode: Barcode | None = None
 
 
 class PurchaseItemIn(_In):
@@ -118,7 +128,12 @@ class ConfigIn(_In):
 # ---------------------------------------------------------------- answers
 
 
-class SnapshotOut(BaseModel):
+class _Out(BaseModel):
+    # answers are validated from the services' frozen dataclasses
+    model_config = ConfigDict(from_attributes=True)
+
+
+class SnapshotOut(_Out):
     product_id: int
     current_stock: int
     low_stock_flag: bool
@@ -134,7 +149,7 @@ class InventoryOut(SnapshotOut):
     tracking_effective: bool
 
 
-class ProductOut(BaseModel):
+class ProductOut(_Out):
     id: int
     sku: str
     name: str
@@ -142,12 +157,14 @@ class ProductOut(BaseModel):
     low_stock_threshold: int | None
     active: bool
     stock_quantity: int
+    category: str | None
+    barcode: str | None
     created_at: datetime
     updated_at: datetime
     snapshot: SnapshotOut
 
 
-class LedgerEntryOut(BaseModel):
+class LedgerEntryOut(_Out):
     id: int
     product_id: int
     delta: int

@@ -7,6 +7,18 @@ from datetime import datetime
 
 
 @dataclass(frozen=True)
+class StockState:
+    """The snapshot part of a product, nested in its HTTP shape."""
+
+    product_id: int
+    current_stock: int
+    low_stock_flag: bool
+    negative_flag: bool
+    tracking_enabled: bool
+    last_activity_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Product:
     id: int
     sku: str
@@ -15,6 +27,8 @@ class Product:
     low_stock_threshold: int | None
     active: bool
     stock_quantity: int
+    category: str | None
+    barcode: str | None
     created_at: datetime
     updated_at: datetime
     current_stock: int
@@ -22,6 +36,17 @@ class Product:
     negative_flag: bool
     tracking_enabled: bool
     last_activity_at: datetime | None
+
+    @property
+    def snapshot(self) -> StockState:
+        return StockState(
+            self.id,
+            self.current_stock,
+            self.low_stock_flag,
+            self.negative_flag,
+            self.tracking_enabled,
+            self.last_activity_at,
+        )
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from psycopg import errors as pgerrors
 from psycopg.rows import class_row
 
 from stockline.db.queries import load
-from stockline.errors import DuplicateSku, NotFound
+from stockline.errors import DuplicateBarcode, DuplicateSku, NotFound
 from stockline.inventory.models import Product
 
 _Q = load("inventory")
@@ -42,6 +42,8 @@ async def create_product(
     initial_stock: int,
     active: bool = True,
     admin_id: int | None = None,
+    category: str | None = None,
+    barcode: str | None = None,
 ) -> Product:
     async with conn.transaction():
         try:
@@ -53,10 +55,12 @@ async def create_product(
                     "price_cents": price_cents,
                     "low_stock_threshold": low_stock_threshold,
                     "active": active,
+                    "category": category,
+                    "barcode": barcode,
                 },
             )
         except pgerrors.UniqueViolation as exc:
-            raise DuplicateSku(f"a product with SKU {sku!r} already exists") from exc
+            raise _duplicate(exc, sku=sku, barcode=barcode) from exc
         row = await cur.fetchone()
         assert row is not None
         product_id = int(row["id"])
@@ -78,6 +82,14 @@ async def create_product(
     return await get_product(conn, product_id)
 
 
+def _duplicate(
+    exc: pgerrors.UniqueViolation, *, sku: str | None, barcode: str | None
+) -> DuplicateSku | DuplicateBarcode:
+    if exc.diag.constraint_name == "products_barcode_key":
+        return DuplicateBarcode(f"another product already has barcode {barcode!r}")
+    return DuplicateSku(f"a product with SKU {sku!r} already exists")
+
+
 _UNSET: Any = object()
 
 
@@ -89,20 +101,32 @@ async def update_product(
     price_cents: int | None = None,
     low_stock_threshold: int | None = _UNSET,
     active: bool | None = None,
+    category: str | None = _UNSET,
+    barcode: str | None = _UNSET,
 ) -> Product:
+    # UNSET leaves a nullable field alone; None clears it
     set_threshold = low_stock_threshold is not _UNSET
+    set_category = category is not _UNSET
+    set_barcode = barcode is not _UNSET
     async with conn.transaction():
-        cur = await conn.execute(
-            _Q["update_product"],
-            {
-                "product_id": product_id,
-                "name": name,
-                "price_cents": price_cents,
-                "set_threshold": set_threshold,
-                "low_stock_threshold": low_stock_threshold if set_threshold else None,
-                "active": active,
-            },
-        )
+        try:
+            cur = await conn.execute(
+                _Q["update_product"],
+                {
+                    "product_id": product_id,
+                    "name": name,
+                    "price_cents": price_cents,
+                    "set_threshold": set_threshold,
+                    "low_stock_threshold": low_stock_threshold if set_threshold else None,
+                    "active": active,
+                    "set_category": set_category,
+                    "category": category if set_category else None,
+                    "set_barcode": set_barcode,
+                    "barcode": barcode if set_barcode else None,
+                },
+            )
+        except pgerrors.UniqueViolation as exc:
+            raise _duplicate(exc, sku=None, barcode=barcode) from exc
         if await cur.fetchone() is None:
             raise NotFound(f"product {product_id} does not exist")
     return await get_product(conn, product_id)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from stockline.api.deps import Admin, AnyPrincipal, Conn
-from stockline.api.schemas import ID_MAX, ProductCreate, ProductOut, ProductPatch, SnapshotOut
+from stockline.api.schemas import ID_MAX, ProductCreate, ProductOut, ProductPatch
 from stockline.inventory import products
 from stockline.inventory.models import Product
 
@@ -16,25 +16,7 @@ ProductId = Annotated[int, Path(ge=1, le=ID_MAX)]
 
 
 def product_out(p: Product) -> ProductOut:
-    return ProductOut(
-        id=p.id,
-        sku=p.sku,
-        name=p.name,
-        price_cents=p.price_cents,
-        low_stock_threshold=p.low_stock_threshold,
-        active=p.active,
-        stock_quantity=p.stock_quantity,
-        created_at=p.created_at,
-        updated_at=p.updated_at,
-        snapshot=SnapshotOut(
-            product_id=p.id,
-            current_stock=p.current_stock,
-            low_stock_flag=p.low_stock_flag,
-            negative_flag=p.negative_flag,
-            tracking_enabled=p.tracking_enabled,
-            last_activity_at=p.last_activity_at,
-        ),
-    )
+    return ProductOut.model_validate(p)
 
 
 @router.post("", status_code=201, response_model=ProductOut)
@@ -48,6 +30,8 @@ async def create_product(body: ProductCreate, conn: Conn, admin: Admin) -> Produ
         initial_stock=body.initial_stock,
         active=body.active,
         admin_id=admin.id,
+        category=body.category,
+        barcode=body.barcode,
     )
     return product_out(product)
 
@@ -77,5 +61,7 @@ async def patch_product(
         if "low_stock_threshold" in sent
         else products.UNSET,
         active=body.active,
+        category=body.category if "category" in sent else products.UNSET,
+        barcode=body.barcode if "barcode" in sent else products.UNSET,
     )
     return product_out(product)

@@ -1,7 +1,7 @@
 -- name: select_products
 -- products joined with their snapshot, for listings
 SELECT p.id, p.sku, p.name, p.price_cents, p.low_stock_threshold, p.active, p.stock_quantity,
-       p.created_at, p.updated_at,
+       p.category, p.barcode, p.created_at, p.updated_at,
        s.current_stock, s.low_stock_flag, s.negative_flag, s.tracking_enabled, s.last_activity_at
   FROM products p JOIN inventory_snapshot s ON s.product_id = p.id
  WHERE (%(active)s::boolean IS NULL OR p.active = %(active)s)
@@ -9,15 +9,16 @@ SELECT p.id, p.sku, p.name, p.price_cents, p.low_stock_threshold, p.active, p.st
 
 -- name: select_product
 SELECT p.id, p.sku, p.name, p.price_cents, p.low_stock_threshold, p.active, p.stock_quantity,
-       p.created_at, p.updated_at,
+       p.category, p.barcode, p.created_at, p.updated_at,
        s.current_stock, s.low_stock_flag, s.negative_flag, s.tracking_enabled, s.last_activity_at
   FROM products p JOIN inventory_snapshot s ON s.product_id = p.id
  WHERE p.id = %(product_id)s;
 
 -- name: insert_product
 -- the products trigger creates the snapshot row; stock arrives through the ledger
-INSERT INTO products (sku, name, price_cents, low_stock_threshold, active)
-VALUES (%(sku)s, %(name)s, %(price_cents)s, %(low_stock_threshold)s, %(active)s)
+INSERT INTO products (sku, name, price_cents, low_stock_threshold, active, category, barcode)
+VALUES (%(sku)s, %(name)s, %(price_cents)s, %(low_stock_threshold)s, %(active)s, %(category)s,
+        %(barcode)s)
 RETURNING id;
 
 -- name: refresh_snapshot
@@ -35,6 +36,8 @@ UPDATE products
        low_stock_threshold = CASE WHEN %(set_threshold)s THEN %(low_stock_threshold)s
                                   ELSE low_stock_threshold END,
        active = COALESCE(%(active)s, active),
+       category = CASE WHEN %(set_category)s THEN %(category)s ELSE category END,
+       barcode = CASE WHEN %(set_barcode)s THEN %(barcode)s ELSE barcode END,
        updated_at = now()
  WHERE id = %(product_id)s
 RETURNING id;
