@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
@@ -21,14 +21,17 @@ from stockline.config import Settings
 from stockline.db.listen import Listener
 from stockline.db.pool import make_pool
 from stockline.db.queries import load
-from stockline.events import service as events_service
+from stockline.events.service import EventsService, stop_on_signals
 from stockline.inventory.ledger import prune_idempotency_keys
 from stockline.logs import configure_logging
 from stockline.system_config import ConfigCache
+from stockline.tasks import TaskOwner
 from stockline.web import pages
 
 log = logging.getLogger(__name__)
 _AUTH_Q = load("auth")
+# a loop that ignores cancellation for longer than this is reported by name
+_TASK_STOP_SECONDS = 5.0
 
 
 async def _housekeeping(services: Services) -> None:
@@ -41,10 +44,6 @@ async def _housekeeping(services: Services) -> None:
         except Exception:
             log.warning("housekeeping failed", extra={"action": "housekeeping_failed"})
         await asyncio.sleep(600)
-
-
-async def _as_coroutine(fn: Callable[[], Awaitable[None]]) -> None:
-    await fn()
 
 
 async def _open_pool(services: Services) -> None:
@@ -60,19 +59,57 @@ async def _open_pool(services: Services) -> None:
         )
 
 
-async def _start_alerts(services: Services) -> list[Callable[[], Awaitable[None]]]:
-    """Every process runs the mail worker; only the holder of the worker lock dispatches."""
-    worker = alerts.build_worker(services.settings, services.pool, services.config)
-    services.listener.subscribe(alerts.NOTIFICATIONS_CHANNEL, worker.ring)
-    services.extras["worker"] = worker
-    return [worker.leader.run, worker.run, worker.observe]
+def build_services(settings: Settings) -> Services:
+    """Build every component and wire the doorbells; nothing runs yet, nothing connects."""
+    pool = make_pool(settings)
+    listener = Listener(settings)
+    config = ConfigCache(
+        pool,
+        seed_recipients=settings.admin_notification_emails,
+        refresh_seconds=settings.config_refresh_seconds,
+    )
+    listener.subscribe("stockline_config", config.ring)
+    # every process runs the mail worker; only the holder of the worker lock dispatches
+    worker = alerts.build_worker(settings, pool, config)
+    listener.subscribe(alerts.NOTIFICATIONS_CHANNEL, worker.ring)
+    # events (S-11): hub + feed on the shared listener, retention
+    events = EventsService(settings, pool, listener)
+    events.attach(listener)
+    return Services(
+        settings=settings,
+        pool=pool,
+        listener=listener,
+        config=config,
+        worker=worker,
+        events=events,
+    )
 
 
-async def _stop_alerts(services: Services) -> None:
-    worker = services.extras.get("worker")
-    if isinstance(worker, alerts.Worker):
-        await worker.stop()
-        await worker.leader.release()
+async def start(services: Services, tasks: TaskOwner) -> None:
+    await _open_pool(services)
+    tasks.start("listener", services.listener.run)
+    tasks.start("config-refresh", services.config.run)
+    tasks.start("housekeeping", lambda: _housekeeping(services))
+    tasks.start("leader", services.worker.leader.run)
+    tasks.start("worker", services.worker.run)
+    tasks.start("worker-observe", services.worker.observe)
+    for name, run in services.events.runners().items():
+        tasks.start(name, run)
+    # streams end on SIGTERM, before uvicorn waits for open responses
+    stop_on_signals(asyncio.get_running_loop(), services.events.stop)
+
+
+async def stop(services: Services, tasks: TaskOwner) -> list[str]:
+    """Stop in reverse order of dependence; return the names of tasks that would not end."""
+    tasks.stopping()
+    services.events.stop()
+    with contextlib.suppress(Exception):
+        await services.worker.stop()
+    with contextlib.suppress(Exception):
+        await services.worker.leader.release()
+    survivors = await tasks.stop(grace_seconds=_TASK_STOP_SECONDS)
+    await services.pool.close(timeout=2)
+    return survivors
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -81,45 +118,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        pool = make_pool(settings)
-        listener = Listener(settings)
-        config = ConfigCache(
-            pool,
-            seed_recipients=settings.admin_notification_emails,
-            refresh_seconds=settings.config_refresh_seconds,
-        )
-        listener.subscribe("stockline_config", config.ring)
-        services = Services(settings=settings, pool=pool, listener=listener, config=config)
-        services.extras["config"] = config
+        services = build_services(settings)
         app.state.services = services
-        await _open_pool(services)
-        tasks: list[asyncio.Task[None]] = []
-        runners: list[Callable[[], Awaitable[None]]] = [
-            listener.run,
-            config.run,
-            lambda: _housekeeping(services),
-        ]
-        for hook in app.state.startup_hooks:
-            runners.extend(await hook(services))
-        tasks = [asyncio.create_task(_as_coroutine(r)) for r in runners]
-        log.info(
-            "instance started",
-            extra={
-                "action": "instance_started",
-                "instance_id": settings.instance_id,
-                "host": settings.hostname,
-            },
-        )
+        tasks = TaskOwner()
         try:
+            await start(services, tasks)
+            log.info(
+                "instance started",
+                extra={
+                    "action": "instance_started",
+                    "instance_id": settings.instance_id,
+                    "host": settings.hostname,
+                },
+            )
             yield {}
         finally:
-            for hook in app.state.shutdown_hooks:
-                with contextlib.suppress(Exception):
-                    await hook(services)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await pool.close(timeout=2)
+            await stop(services, tasks)
             log.info(
                 "instance stopped",
                 extra={"action": "instance_stopped", "instance_id": settings.instance_id},
@@ -135,13 +149,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.startup_hooks = []
-    app.state.shutdown_hooks = []
-    app.state.startup_hooks.append(_start_alerts)
-    app.state.shutdown_hooks.append(_stop_alerts)
-    # events (S-11): hub + feed on the shared listener, retention; streams end on SIGTERM
-    app.state.startup_hooks.append(events_service.startup)
-    app.state.shutdown_hooks.append(events_service.shutdown)
     problems.install(app)
     for router in (
         auth_routes.router,

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import psycopg
 from fastapi import Depends, Request
 from psycopg_pool import AsyncConnectionPool
 
+from stockline.alerts import Worker
 from stockline.auth import Principal, authenticate
 from stockline.config import Settings
 from stockline.db.listen import Listener
 from stockline.errors import Forbidden, NotAuthenticated
+from stockline.events.service import EventsService
 from stockline.system_config import ConfigCache
 
 SESSION_COOKIE = "stockline_session"
@@ -24,15 +26,17 @@ CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
-    """Everything a process builds in its lifespan; handlers reach it through app.state."""
+    """Everything a process builds in its lifespan (app.build_services); handlers reach
+    it through app.state. Built whole before anything starts, so no field is optional."""
 
     settings: Settings
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]]
     listener: Listener
     config: ConfigCache
-    extras: dict[str, Any] = field(default_factory=dict)
+    worker: Worker
+    events: EventsService
 
 
 async def get_services(request: Request) -> Services:

@@ -1,9 +1,9 @@
 """The events room as one process-wide component: hub, feed, retention, stream factory.
 
-The app's lifespan starts it through `startup` (a startup hook) and ends every
-stream through `shutdown`; `stop_on_signals` ends the streams as soon as
-SIGTERM arrives, because uvicorn waits for open responses (up to
-timeout_graceful_shutdown) before it runs the lifespan's shutdown.
+The app's lifespan builds it, subscribes it to the shared listener (`attach`),
+starts its `runners` and ends every stream with `stop`; `stop_on_signals` ends
+the streams as soon as SIGTERM arrives, because uvicorn waits for open
+responses (up to timeout_graceful_shutdown) before it runs the lifespan's shutdown.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import signal
 import threading
 from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -32,7 +32,6 @@ from stockline.events.sse import EventStream
 log = logging.getLogger(__name__)
 _Q = load("events")
 CHANNEL = "inventory_events"
-EXTRAS_KEY = "events"
 
 
 class EventsService:
@@ -61,8 +60,17 @@ class EventsService:
     def stopping(self) -> bool:
         return self.hub.closed
 
-    def runners(self) -> list[Callable[[], Awaitable[None]]]:
-        return [self.feed.run, self.retention.run, self._heartbeats]
+    def attach(self, listener: Listener) -> None:
+        """Subscribe the feed to the shared listener (before it connects)."""
+        listener.subscribe(CHANNEL, self.feed.ring)
+
+    def runners(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        """The loops the lifespan's task owner runs, by task name."""
+        return {
+            "events-feed": self.feed.run,
+            "events-retention": self.retention.run,
+            "events-heartbeats": self._heartbeats,
+        }
 
     async def _heartbeats(self) -> None:
         # one timer for every stream of the process, not one per stream
@@ -109,28 +117,6 @@ class EventsService:
                 "pruned_through": self.retention.pruned_through,
             },
         }
-
-
-class _Services(Protocol):
-    settings: Settings
-    pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]]
-    listener: Listener
-    extras: dict[str, Any]
-
-
-async def startup(services: _Services) -> list[Callable[[], Awaitable[None]]]:
-    """Startup hook: subscribe the feed to the shared listener (before it connects)."""
-    events = EventsService(services.settings, services.pool, services.listener)
-    services.listener.subscribe(CHANNEL, events.feed.ring)
-    services.extras[EXTRAS_KEY] = events
-    stop_on_signals(asyncio.get_running_loop(), events.stop)
-    return events.runners()
-
-
-async def shutdown(services: _Services) -> None:
-    events = services.extras.get(EXTRAS_KEY)
-    if isinstance(events, EventsService):
-        events.stop()
 
 
 def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:

@@ -26,7 +26,7 @@ from stockline.auth import Principal, authenticate
 from stockline.db.queries import load
 from stockline.errors import DatabaseUnavailable, InvalidInput, NotAuthenticated
 from stockline.events import tokens
-from stockline.events.service import EXTRAS_KEY, EventsService
+from stockline.events.service import EventsService
 from stockline.events.sse import EventStream
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,7 @@ class EventTokenOut(BaseModel):
 
 
 def _events(services: Services) -> EventsService:
-    events = services.extras.get(EXTRAS_KEY)
-    if not isinstance(events, EventsService):
-        raise DatabaseUnavailable("the event stream is not running in this process")
-    return events
+    return services.events
 
 
 def _last_event_id(header: str | None, query: int | None) -> int | None:

@@ -35,10 +35,9 @@ async def healthz(services: ServicesDep) -> JSONResponse:
         body["database"] = "unreachable"
         body["status"] = "unavailable"
     body["listener"] = services.listener.state
-    for name, component in services.extras.items():
-        health = getattr(component, "health", None)
-        if callable(health):
-            body[name] = health()
+    body["config"] = services.config.health()
+    body["worker"] = services.worker.health()
+    body["events"] = services.events.health()
     status = 200 if body["database"] == "ok" else 503
     return JSONResponse(body, status_code=status)
 
