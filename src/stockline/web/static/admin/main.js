@@ -1,0 +1,32 @@
+/* stockline admin portal: the entry module (admin.html loads it with type="module").
+ *
+ * Layout (one module per view, plus shared parts):
+ *   api.js      helpers of ../common.js (api, el, $, money, …) as imports
+ *   ui.js       toasts, dialogs, background errors
+ *   store.js    the catalogue (products with live stock, shop-wide tracking) + on(...)
+ *   live.js     the event stream; onLive(type, fn) for views that react to events
+ *   router.js   #hash routing between the views below
+ *   session.js  login / logout / boot
+ *   products.js, product-dialog.js, notifications.js, mail.js, settings.js: the views
+ *
+ * How to add a view "foo":
+ *   1. admin.html: a nav link <a href="#foo" data-nav="foo">Foo</a> and a
+ *      <section class="view" data-view="foo" hidden>…</section> inside <main>.
+ *   2. admin/foo.js: wire its DOM at top level and
+ *      `export const view = { name: "foo", title: "foo", enter() {…}, leave() {…} };`
+ *      (enter runs each time it is shown, leave when another view is, e.g. to stop timers).
+ *   3. Import it below and add it to VIEWS (the first view is the default).
+ */
+import { setViews } from "./router.js";
+import { boot } from "./session.js";
+import { wireDialogs } from "./ui.js";
+import * as products from "./products.js";
+import * as notifications from "./notifications.js";
+import * as mail from "./mail.js";
+import * as settings from "./settings.js";
+
+const VIEWS = [products.view, notifications.view, mail.view, settings.view];
+
+setViews(VIEWS);
+wireDialogs();
+boot();

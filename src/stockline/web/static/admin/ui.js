@@ -1,0 +1,68 @@
+/* Small portal-wide UI helpers: toasts, dialogs, background errors, number inputs. */
+import { $, $$, el, localError, message, parseMoney } from "./api.js";
+
+export const AUTH_LOST = "stockline:auth-lost";
+
+/** The session ended (a 401 somewhere): session.js shows the login again. */
+export function authLost() { document.dispatchEvent(new CustomEvent(AUTH_LOST)); }
+
+export function toast(text, kind) {
+  const box = $("#toasts");
+  const node = el("div", { class: "toast toast-" + (kind || "ok"), text });
+  box.append(node);
+  setTimeout(() => node.classList.add("leaving"), 3500);
+  setTimeout(() => node.remove(), 4000);
+}
+
+export function isAuthError(err) { return err && (err.status === 401); }
+
+export function handleBackgroundError(err, where) {
+  if (isAuthError(err)) { authLost(); return; }
+  toast((where ? where + ": " : "") + message(err), "error");
+}
+
+/** "" → null, "12" → 12, "1.5" or "x" → NaN. */
+export function intOrNull(value) {
+  const t = String(value).trim();
+  if (t === "") return null;
+  const n = Number(t);
+  return Number.isInteger(n) ? n : NaN;
+}
+
+/** A price input in cents, or a 422-like error on that field (shown by onSubmit). */
+export function readPrice(input) {
+  const price = parseMoney(input.value);
+  if (price === null) throw localError("Enter a price such as 2.50.", input.name);
+  return price;
+}
+
+/** A low-stock threshold input: null (no alerts) or a whole number ≥ 0. */
+export function readThreshold(input) {
+  const threshold = intOrNull(input.value);
+  if (Number.isNaN(threshold) || (threshold !== null && threshold < 0)) {
+    throw localError("The threshold is a whole number of at least 0 (or empty for no alerts).", input.name);
+  }
+  return threshold;
+}
+
+export function closeDialog(dialog) { if (dialog.open) dialog.close(); }
+
+export function closeAllDialogs() { for (const d of $$("dialog")) closeDialog(d); }
+
+/** Every dialog of the page: [data-close] buttons and a click on the backdrop close it. */
+export function wireDialogs() {
+  for (const dialog of $$("dialog")) {
+    for (const btn of $$("[data-close]", dialog)) btn.addEventListener("click", () => closeDialog(dialog));
+    dialog.addEventListener("click", (ev) => { if (ev.target === dialog) closeDialog(dialog); });
+  }
+}
+
+/** In stock / Low stock / Negative / Inactive, as badges (the table and the product dialog). */
+export function statusBadges(p) {
+  const out = [];
+  if (p.negative_flag) out.push(el("span", { class: "badge badge-danger", text: "Negative" }));
+  if (p.low_stock_flag) out.push(el("span", { class: "badge badge-warn", text: "Low stock" }));
+  if (!p.active) out.push(el("span", { class: "badge badge-muted", text: "Inactive" }));
+  if (!out.length) out.push(el("span", { class: "badge badge-ok", text: "In stock" }));
+  return out;
+}
