@@ -1,10 +1,17 @@
-"""The exception tree. Each docstring is the default message; api/problems.py maps them."""
+"""The exception tree. Each docstring is the default message; api/problems.py maps them.
+
+Two optional attributes tell the HTTP layer what a client needs to retry:
+`retry_after` (seconds) and `challenge` (the authentication scheme to use).
+"""
 
 from __future__ import annotations
 
 
 class StocklineError(Exception):
     """Something went wrong."""
+
+    retry_after: int | None = None
+    challenge: str | None = None
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail or (self.__doc__ or "").strip())
@@ -42,6 +49,8 @@ class InvalidInput(StocklineError):
 class NotAuthenticated(StocklineError):
     """Authentication is required."""
 
+    challenge = "Bearer"
+
 
 class Forbidden(StocklineError):
     """These credentials may not do this."""
@@ -57,3 +66,5 @@ class TooManyAttempts(StocklineError):
 
 class DatabaseUnavailable(StocklineError):
     """The database is unreachable; try again shortly."""
+
+    retry_after = 2

@@ -1,245 +1,275 @@
-"""The one place that turns failures into RFC 9457 problem+json answers."""
+"""The one place that turns failures into RFC 9457 problem+json answers.
+
+`KINDS` maps exception classes to answers; an exception takes the entry of the
+first class along its MRO, so a new subclass needs no new code. Headers come
+from the exception's attributes (`retry_after`, `challenge`, Starlette's
+`headers`). Every answer is rendered by `answer`, which can not fail: what a
+client sent is echoed only when it is encodable, finite and not a secret.
+`LastResort` answers whatever escaped the handlers inside the middleware stack,
+so a 500 carries the security headers and the keep-alive connection survives.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any
+import math
+import re
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stockline import errors
-from stockline.api.schemas import Problem
+from stockline.api.openapi import PROBLEM_MEDIA_TYPE, install_openapi
 
 log = logging.getLogger(__name__)
 
-_STATUS: list[tuple[type[errors.StocklineError], int, str]] = [
-    (errors.NotFound, 404, "Not Found"),
-    (errors.Conflict, 409, "Conflict"),
-    (errors.InvalidInput, 422, "Unprocessable Content"),
-    (errors.NotAuthenticated, 401, "Unauthorized"),
-    (errors.Forbidden, 403, "Forbidden"),
-    (errors.TooManyAttempts, 429, "Too Many Requests"),
-    (errors.DatabaseUnavailable, 503, "Service Unavailable"),
-]
+_DB_DOWN = "the database is unreachable; try again shortly"
 
 
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-_PROBLEM_REF = "#/components/schemas/Problem"
+@dataclass(frozen=True)
+class Kind:
+    """How one class of failure is answered."""
 
-# Shared by every /api operation in /openapi.json, so client generators (and the fuzz
-# test's schema-conformance check) know every error body is a Problem.
-ERROR_DESCRIPTIONS: dict[int, str] = {
-    400: "Bad Request: the body is not valid JSON, or the request is malformed",
-    401: "Unauthorized: no credentials, or invalid/expired ones",
-    403: "Forbidden: the wrong kind of credentials, or a cookie write without X-CSRF-Token",
-    404: "Not Found: no such resource",
-    409: "Conflict: the request conflicts with the current state",
-    413: "Content Too Large: request bodies are limited (1 MiB by default)",
-    422: "Unprocessable Content: the request does not validate",
-    429: "Too Many Requests: too many failed logins from this address",
-    503: "Service Unavailable: the database is unreachable; retry after a moment",
-}
-_RETRY_AFTER = {
-    "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer", "minimum": 0}}
-}
-_ERROR_HEADERS: dict[int, dict[str, Any]] = {
-    401: {"WWW-Authenticate": {"description": "the accepted scheme", "schema": {"type": "string"}}},
-    429: _RETRY_AFTER,
-    503: _RETRY_AFTER,
-}
-_WRITES = {"post", "put", "patch", "delete"}
-# /api operations anyone may call; every other one needs a bearer token or a cookie
-PUBLIC_API = {"/api/auth/login", "/api/auth/kiosk"}
-SECURITY_SCHEMES: dict[str, Any] = {
-    "bearer": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "an admin session token (POST /api/auth/login) or a kiosk token "
-        "(`stockline kiosk create`)",
-    },
-    "sessionCookie": {
-        "type": "apiKey",
-        "in": "cookie",
-        "name": "stockline_session",
-        "description": "the admin portal's HttpOnly cookie; unsafe methods also need the "
-        "X-CSRF-Token header (the login answer's csrf_token)",
-    },
-    "kioskCookie": {
-        "type": "apiKey",
-        "in": "cookie",
-        "name": "stockline_kiosk",
-        "description": "a paired kiosk browser's HttpOnly cookie; unsafe methods also need "
-        "X-CSRF-Token equal to the stockline_csrf cookie",
-    },
+    status: int | None  # None: the exception's own status_code (Starlette's HTTPException)
+    detail: str | None = None  # fixed text, for foreign exceptions whose text may hold input
+    retry_after: int | None = None
+    log: Literal["none", "warning", "traceback"] = "none"
+
+
+KINDS: dict[type[Exception], Kind] = {
+    errors.StocklineError: Kind(400),
+    errors.NotFound: Kind(404),
+    errors.Conflict: Kind(409),
+    errors.InvalidInput: Kind(422),
+    errors.NotAuthenticated: Kind(401),
+    errors.Forbidden: Kind(403),
+    errors.TooManyAttempts: Kind(429),
+    errors.DatabaseUnavailable: Kind(503),
+    StarletteHTTPException: Kind(None),
+    RequestValidationError: Kind(422),
+    PoolTimeout: Kind(503, _DB_DOWN, retry_after=2),
+    psycopg.OperationalError: Kind(503, _DB_DOWN, retry_after=2, log="warning"),
+    # a value PostgreSQL refuses (NUL in text, a number out of range, a bad date) is the
+    # client's: the shared input types should have caught it, this keeps it a 4xx anyway
+    psycopg.DataError: Kind(422, "a value cannot be stored", log="warning"),
+    UnicodeError: Kind(422, "the text cannot be encoded (unpaired surrogate?)", log="warning"),
+    Exception: Kind(500, "an unexpected error occurred", log="traceback"),
 }
 
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
-def error_codes(method: str, path: str) -> list[int]:
-    """The problem statuses an operation may answer with."""
-    if not path.startswith("/api/"):
-        return []
-    if path == "/api/auth/login":
-        return [400, 401, 413, 422, 429, 503]
-    codes = [400, 401, 403, 404, 422, 503]
-    if method in _WRITES:
-        codes += [409, 413]
-    return sorted(codes)
-
-
-def problem_response(status: int, description: str | None = None) -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "description": description or ERROR_DESCRIPTIONS.get(status, "Error"),
-        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _PROBLEM_REF}}},
-    }
-    if status in _ERROR_HEADERS:
-        response["headers"] = _ERROR_HEADERS[status]
-    return response
+# fields whose submitted value is never echoed to a client nor written to a log
+SECRET_FIELDS = frozenset({"password", "token", "secret", "access_token", "csrf_token"})
+_ECHO_MAX_CHARS = 200
+_ECHO_MAX_INT = 2**64
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def add_problem_responses(doc: dict[str, Any]) -> dict[str, Any]:
-    """Declare the Problem schema, each operation's problem+json error answers and
-    which operations need credentials."""
-    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-    schemas.update(problem_schema.pop("$defs", {}))
-    schemas["Problem"] = problem_schema
-    doc["components"]["securitySchemes"] = SECURITY_SCHEMES
-    for path, operations in doc.get("paths", {}).items():
-        for method, operation in operations.items():
-            if path.startswith("/api/") and path not in PUBLIC_API:
-                operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
-            responses = operation.setdefault("responses", {})
-            for status in error_codes(method, path):
-                # replaces FastAPI's application/json HTTPValidationError for 422 too
-                existing = responses.get(str(status), {})
-                described = existing.get("description")
-                if described in (None, "Validation Error"):
-                    described = None
-                responses[str(status)] = problem_response(status, described)
-    text = repr(doc.get("paths"))
-    for unused in ("HTTPValidationError", "ValidationError"):
-        if f"/{unused}'" not in text:
-            schemas.pop(unused, None)
-    return doc
+def kind_of(exc: BaseException) -> Kind:
+    for cls in type(exc).__mro__:
+        kind = KINDS.get(cls)
+        if kind is not None:
+            return kind
+    return KINDS[Exception]
 
 
-def install_openapi(app: FastAPI) -> None:
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            doc = get_openapi(
-                title=app.title,
-                version=app.version,
-                summary=app.summary,
-                description=app.description,
-                routes=app.routes,
-            )
-            app.openapi_schema = add_problem_responses(doc)
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
-def problem(
-    status: int,
-    title: str,
-    detail: str | None = None,
-    *,
-    errors_: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
-    instance: str | None = None,
-) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    if instance:
-        body["instance"] = instance
-    if errors_:
-        body["errors"] = errors_
-    return JSONResponse(
-        body, status_code=status, headers=headers, media_type="application/problem+json"
-    )
+def encodable(value: Any) -> Any:
+    """`value` made safe for UTF-8 JSON: lone surrogates become U+FFFD, non-finite
+    floats become null."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(encodable(k)): encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [encodable(v) for v in value]
+    if value is None or isinstance(value, bool | int):
+        return value
+    return encodable(str(value))
 
 
-def _clean_validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
+def echoable(value: object) -> bool:
+    """Whether a submitted value may be sent back as is: small, finite, encodable."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return abs(value) <= _ECHO_MAX_INT
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return len(value) <= _ECHO_MAX_CHARS and _SURROGATE.search(value) is None
+    return False
+
+
+def is_secret(loc: list[Any]) -> bool:
+    return any(isinstance(part, str) and part.lower() in SECRET_FIELDS for part in loc)
+
+
+def clean_validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
     cleaned = []
     for err in raw:
+        loc = [part if isinstance(part, int) else str(part) for part in err.get("loc", ())]
         item: dict[str, Any] = {
-            "loc": list(err.get("loc", ())),
+            "loc": loc,
             "msg": str(err.get("msg", "")),
             "type": str(err.get("type", "")),
         }
         value = err.get("input")
-        # echo small scalars only: never a whole body (it may hold a password)
-        if isinstance(value, int | float | bool) or (isinstance(value, str) and len(value) <= 200):
+        # echo small scalars only: never a whole body, never a secret field
+        if not is_secret(loc) and echoable(value):
             item["input"] = value
         cleaned.append(item)
     return cleaned
 
 
-def install(app: FastAPI) -> None:
-    install_openapi(app)
+def problem(
+    status: int,
+    title: str | None = None,
+    detail: str | None = None,
+    *,
+    errors_: list[dict[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or TITLES.get(status, "Error"),
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if errors_:
+        body["errors"] = errors_
+    content = json.dumps(encodable(body), ensure_ascii=False, allow_nan=False)
+    return Response(
+        content.encode("utf-8"),
+        status_code=status,
+        headers=dict(headers or {}),
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
 
-    @app.exception_handler(errors.StocklineError)
-    async def _domain(request: Request, exc: errors.StocklineError) -> JSONResponse:
-        for cls, status, title in _STATUS:
-            if isinstance(exc, cls):
-                headers = None
-                if isinstance(exc, errors.TooManyAttempts):
-                    headers = {"Retry-After": str(exc.retry_after)}
-                elif isinstance(exc, errors.NotAuthenticated):
-                    headers = {"WWW-Authenticate": "Bearer"}
-                elif isinstance(exc, errors.DatabaseUnavailable):
-                    headers = {"Retry-After": "2"}
-                extra = exc.errors if isinstance(exc, errors.InvalidInput) else None
-                return problem(status, title, exc.detail, errors_=extra, headers=headers)
-        return problem(400, "Bad Request", exc.detail)
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errs = _clean_validation_errors(list(exc.errors()))
-        if any(e["type"] == "json_invalid" for e in errs):
-            return problem(400, "Bad Request", "the request body is not valid JSON", errors_=errs)
-        return problem(422, "Unprocessable Content", "the request is not valid", errors_=errs)
+def _headers(exc: BaseException, kind: Kind) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    own = getattr(exc, "headers", None)
+    if isinstance(exc, StarletteHTTPException) and isinstance(own, Mapping):
+        headers.update({str(k): str(v) for k, v in own.items()})
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is None:
+        retry_after = kind.retry_after
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    challenge = getattr(exc, "challenge", None)
+    if isinstance(challenge, str):
+        headers["WWW-Authenticate"] = challenge
+    return headers
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        title = {404: "Not Found", 405: "Method Not Allowed", 413: "Content Too Large"}.get(
-            exc.status_code, "Error"
-        )
+
+def answer(exc: BaseException, path: str = "") -> Response:
+    """The problem+json answer for `exc`, logged as its kind says."""
+    kind = kind_of(exc)
+    status = kind.status
+    if status is None:
+        status = int(getattr(exc, "status_code", 500))
+    detail = kind.detail
+    listed: list[dict[str, Any]] | None = None
+    if isinstance(exc, errors.StocklineError):
+        detail = exc.detail
+        if isinstance(exc, errors.InvalidInput):
+            listed = [dict(e) for e in exc.errors]
+    elif isinstance(exc, StarletteHTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem(exc.status_code, title, detail, headers=dict(exc.headers or {}))
+    elif isinstance(exc, RequestValidationError):
+        listed = clean_validation_errors(list(exc.errors()))
+        detail = "the request is not valid"
+        if any(e["type"] == "json_invalid" for e in listed):
+            status, detail = 400, "the request body is not valid JSON"
+    _log(exc, kind, status, path)
+    return problem(status, None, detail, errors_=listed, headers=_headers(exc, kind))
 
-    @app.exception_handler(PoolTimeout)
-    async def _pool(request: Request, exc: PoolTimeout) -> JSONResponse:
-        return problem(
-            503,
-            "Service Unavailable",
-            "the database is unreachable; try again shortly",
-            headers={"Retry-After": "2"},
-        )
 
-    @app.exception_handler(psycopg.OperationalError)
-    async def _db_down(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
-        log.warning(
-            "database error", extra={"action": "db_unavailable", "error": type(exc).__name__}
-        )
-        return problem(
-            503,
-            "Service Unavailable",
-            "the database is unreachable; try again shortly",
-            headers={"Retry-After": "2"},
+def _log(exc: BaseException, kind: Kind, status: int, path: str) -> None:
+    extra = {"status": status, "path": path, "error": type(exc).__name__}
+    if kind.log == "warning":
+        log.warning("request failed", extra={"action": "request_failed", **extra})
+    elif kind.log == "traceback":
+        # the frames and exception types, never their messages: a message may quote
+        # submitted values (a pydantic error quotes a password it refused)
+        log.error(
+            "unhandled error",
+            extra={"action": "unhandled_error", **extra, "traceback": redacted_traceback(exc)},
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # the traceback goes to the log, never to the client
-        log.exception(
-            "unhandled error", extra={"action": "unhandled_error", "path": request.url.path}
-        )
-        return problem(500, "Internal Server Error", "an unexpected error occurred")
+
+def redacted_traceback(exc: BaseException) -> str:
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = "".join(traceback.format_tb(current.__traceback__))
+        parts.append(f"{frames}{type(current).__module__}.{type(current).__qualname__}")
+        current = current.__cause__ or current.__context__
+    return "\n-- while handling --\n".join(reversed(parts))
+
+
+async def _handle(request: Request, exc: Exception) -> Response:
+    return answer(exc, request.url.path)
+
+
+class LastResort:
+    """Answers any exception the handlers did not take, inside the middleware stack."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise  # half an answer is out: only closing the connection is honest
+            await answer(exc, scope.get("path", ""))(scope, receive, send)
+
+
+def install(app: FastAPI) -> None:
+    """Problem handlers and the last-resort middleware; call before adding any other
+    middleware so LastResort is the innermost."""
+    install_openapi(app)
+    for cls in KINDS:
+        if cls is not Exception:  # Starlette would give Exception to its outermost layer
+            app.add_exception_handler(cls, _handle)
+    app.add_middleware(LastResort)
