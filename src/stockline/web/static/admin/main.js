@@ -7,7 +7,9 @@
  *   live.js     the event stream; onLive(type, fn) for views that react to events
  *   router.js   #hash routing between the views below
  *   session.js  login / logout / boot
+ *   sort.js     natural sort and sortable table heads
  *   products.js, product-dialog.js, notifications.js, mail.js, settings.js: the views
+ *   bulk.js     bulk actions on the products selected in the table
  *
  * How to add a view "foo":
  *   1. admin.html: a nav link <a href="#foo" data-nav="foo">Foo</a> and a
@@ -24,6 +26,7 @@ import * as products from "./products.js";
 import * as notifications from "./notifications.js";
 import * as mail from "./mail.js";
 import * as settings from "./settings.js";
+import "./bulk.js";
 
 const VIEWS = [products.view, notifications.view, mail.view, settings.view];
 

@@ -24,14 +24,30 @@ export function fromProduct(p) {
   return {
     id: p.id, sku: p.sku, name: p.name, price_cents: p.price_cents,
     low_stock_threshold: p.low_stock_threshold, active: p.active,
+    category: p.category ?? null, barcode: p.barcode ?? null,
     current_stock: s.current_stock ?? p.stock_quantity, low_stock_flag: Boolean(s.low_stock_flag),
     negative_flag: Boolean(s.negative_flag), tracking_enabled: s.tracking_enabled !== false,
     last_activity_at: s.last_activity_at || null,
   };
 }
 
+const PAGE = 1000; // the API's largest page
+
+/** Every product, page by page (sorted by id, so paging never skips one). */
+async function fetchAll() {
+  const out = new Map();
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await api("GET", "/api/products?sort=id&limit=" + PAGE + "&offset=" + offset);
+    const before = out.size;
+    for (const raw of page) out.set(raw.id, raw);
+    // fewer than a page: the end; nothing new: a server that ignores paging sent it all
+    if (page.length < PAGE || out.size === before) break;
+  }
+  return [...out.values()];
+}
+
 export async function loadProducts() {
-  const list = await api("GET", "/api/products");
+  const list = await fetchAll();
   const seen = new Set();
   for (const raw of list) {
     const p = fromProduct(raw);
