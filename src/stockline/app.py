@@ -14,7 +14,15 @@ from stockline import alerts
 from stockline.api import problems
 from stockline.api.deps import Services
 from stockline.api.middleware import BodyLimit, Observe
-from stockline.api.routes import admin, health, inventory, notifications, products, purchases
+from stockline.api.routes import (
+    admin,
+    catalogue,
+    health,
+    inventory,
+    notifications,
+    products,
+    purchases,
+)
 from stockline.api.routes import auth as auth_routes
 from stockline.api.routes import events as events_routes
 from stockline.config import Settings
@@ -152,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     for router in (
         auth_routes.router,
+        catalogue.router,
         products.router,
         purchases.router,
         events_routes.router,  # before inventory: /api/inventory/{product_id} must not take it
@@ -167,7 +176,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # the last added is the outermost: Observe wraps BodyLimit, so a 413 refused before
     # the app is reached still carries the security headers and is counted
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        per_path={"/api/products/import": settings.import_max_bytes},
+    )
     app.add_middleware(Observe)
     # outermost: long-lived event streams skip the per-request stack (see its docstring)
     app.add_middleware(events_routes.EventStreamFastPath)

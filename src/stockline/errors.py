@@ -46,6 +46,10 @@ class InvalidInput(StocklineError):
         self.errors = errors or []
 
 
+class UnsupportedMediaType(StocklineError):
+    """The request body has a media type this endpoint does not accept."""
+
+
 class NotAuthenticated(StocklineError):
     """Authentication is required."""
 

@@ -22,6 +22,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     404: "Not Found: no such resource",
     409: "Conflict: the request conflicts with the current state",
     413: "Content Too Large: request bodies are limited (1 MiB by default)",
+    415: "Unsupported Media Type: the body is not of the accepted type",
     422: "Unprocessable Content: the request does not validate",
     429: "Too Many Requests: too many failed logins from this address",
     503: "Service Unavailable: the database is unreachable; retry after a moment",

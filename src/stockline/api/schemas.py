@@ -244,3 +244,17 @@ class MeOut(BaseModel):
     kind: Literal["admin", "kiosk"]
     id: int
     name: str
+
+
+class ImportErrorOut(_Out):
+    line: int
+    field: str | None
+    message: str
+
+
+class ImportOut(_Out):
+    created: int
+    updated: int
+    unchanged: int
+    dry_run: bool
+    errors: list[ImportErrorOut]
