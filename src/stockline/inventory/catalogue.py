@@ -41,7 +41,7 @@ class CatalogueRejected(InvalidInput):
     def __init__(self, errors: list[LineError]) -> None:
         more = " (the first ones)" if len(errors) >= MAX_ERRORS else ""
         super().__init__(
-            f"{len(errors)} error(s){more}; nothing was imported",
+            f"the catalogue file has {len(errors)} error(s){more}; nothing was imported",
             errors=[_problem_item(e) for e in errors],
         )
         self.line_errors = errors
@@ -55,6 +55,7 @@ def _problem_item(e: LineError) -> dict[str, object]:
         "message": e.message,
         "loc": ["body", e.line] + ([e.field] if e.field else []),
         "msg": e.message,
+        "type": "catalogue_line",
     }
 
 
