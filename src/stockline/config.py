@@ -96,8 +96,10 @@ class Settings(BaseSettings):
     @classmethod
     def _check_tls(cls, value: str) -> str:
         value = value.lower()
-        if value not in {"auto", "starttls", "tls", "none"}:
-            raise ValueError("SMTP_TLS must be one of auto, starttls, tls, none")
+        if value == "none":  # release 1's name for off
+            value = "off"
+        if value not in {"auto", "starttls", "tls", "off"}:
+            raise ValueError("SMTP_TLS must be one of auto, starttls, tls, off")
         return value
 
     @property

@@ -21,6 +21,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from stockline import metrics
+from stockline.alerts.notifications import Term
 from stockline.config import Settings
 from stockline.db.pool import connect_dedicated
 from stockline.db.queries import load
@@ -74,6 +75,8 @@ class LeaderElection:
         self._on_change: list[Callable[[bool], None]] = []
         self.leading = False
         self.since: datetime | None = None
+        # this term's fencing token (notification_worker_leader.generation)
+        self.generation: int | None = None
         self.holder: LeaderInfo | None = None
         self.state = "starting"
         self._stopping = False
@@ -136,6 +139,7 @@ class LeaderElection:
         cur = await conn.execute(_Q["upsert_leader"], self._ids())
         row = await cur.fetchone()
         self.since = row["since"] if row else None
+        self.generation = int(row["generation"]) if row else None
         s = self._settings
         if self.since is not None:
             self.holder = LeaderInfo(s.instance_id, s.hostname, s.pid, self.since)
@@ -158,6 +162,7 @@ class LeaderElection:
         self.leading = False
         self.holder = None
         self.since = None
+        self.generation = None
         metrics.WORKER_LEADER.set(0)
         log.warning(
             "lost the notification worker lock; no longer dispatching",
@@ -168,6 +173,12 @@ class LeaderElection:
     def _notify(self, leading: bool) -> None:
         for callback in self._on_change:
             callback(leading)
+
+    def term(self) -> Term | None:
+        """The current term's fencing token, None while not leading."""
+        if not self.leading or self.generation is None:
+            return None
+        return Term(self.generation, WORKER_LOCK_KEY)
 
     async def confirm(self) -> bool:
         """Before each batch: still leading? A broken lock connection says no."""
@@ -204,6 +215,7 @@ class LeaderElection:
                 )
         if was_leading:
             self.leading = False
+            self.generation = None
             metrics.WORKER_LEADER.set(0)
             self._notify(False)
         self.state = "stopped"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
+from uuid import UUID
 
 import psycopg
 from psycopg.rows import class_row
@@ -39,6 +40,7 @@ class Claimed:
     last_attempt_at: datetime
     created_at: datetime
     prior_status: str
+    lease_token: UUID
 
 
 @dataclass(frozen=True)
@@ -85,15 +87,73 @@ def next_step(outcome: Outcome, attempt_no: int, round_start: int, delays: list[
     )
 
 
+@dataclass(frozen=True)
+class Term:
+    """A leadership term: its generation is the fencing token, lock_key the advisory
+    lock (split into pg_locks' classid/objid) its session must still hold."""
+
+    generation: int
+    lock_key: int
+
+    def params(self) -> dict[str, int]:
+        return {
+            "generation": self.generation,
+            "classid": self.lock_key >> 32,
+            "objid": self.lock_key & 0xFFFF_FFFF,
+        }
+
+
 async def claim_due(
-    conn: psycopg.AsyncConnection[Any], *, limit: int, lease_seconds: float, instance_id: str
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    limit: int,
+    lease_seconds: float,
+    instance_id: str,
+    term: Term,
 ) -> list[Claimed]:
+    """Nothing when the term is over: a leader that lost its lock claims no more."""
     async with conn.transaction(), conn.cursor(row_factory=class_row(Claimed)) as cur:
         await cur.execute(
             _Q["claim_due_notifications"],
-            {"limit": limit, "lease_seconds": lease_seconds, "instance_id": instance_id},
+            {
+                "limit": limit,
+                "lease_seconds": lease_seconds,
+                "instance_id": instance_id,
+                **term.params(),
+            },
         )
         return await cur.fetchall()
+
+
+async def renew_lease_before_send(
+    conn: psycopg.AsyncConnection[Any], claimed: Claimed, *, lease_seconds: float, term: Term
+) -> bool:
+    """The fencing check: True means send now (the lease restarted with the send)."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            _Q["update_lease_before_send"],
+            {
+                "id": claimed.id,
+                "lease_token": claimed.lease_token,
+                "lease_seconds": lease_seconds,
+                **term.params(),
+            },
+        )
+        return await cur.fetchone() is not None
+
+
+async def hand_back(conn: psycopg.AsyncConnection[Any], claimed: Claimed) -> bool:
+    """Return a claim that was never sent; False when another sender owns it already."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            _Q["update_release_claim"],
+            {
+                "id": claimed.id,
+                "lease_token": claimed.lease_token,
+                "prior_status": claimed.prior_status,
+            },
+        )
+        return await cur.fetchone() is not None
 
 
 async def record_outcome(
@@ -112,6 +172,7 @@ async def record_outcome(
             {
                 "id": claimed.id,
                 "attempt_no": claimed.attempt_count,
+                "lease_token": claimed.lease_token,
                 "status": step.status,
                 "delay_seconds": step.delay_seconds,
                 "error_details": step.error_details,

@@ -2,9 +2,12 @@
 
 Woken by NOTIFY stockline_notifications (a committed breach is mailed within a
 second) or when the earliest retry / lease comes due, and at least every
-STOCKLINE_WORKER_POLL_SECONDS. Each batch: confirm the lock, claim due rows with a
-lease (one short transaction), send outside any transaction, then record each
-attempt and its next status in one transaction.
+STOCKLINE_WORKER_POLL_SECONDS. Each round: confirm the lock, claim as many due rows
+as there are free sending slots (one short transaction; the lease starts now), and
+for each, right before its send, the fencing check (SPEC §7.1: lease, token and
+leadership term in one statement); send outside any transaction, then record the
+attempt and its next status in one transaction. A finished send frees a slot and
+wakes the loop.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 from stockline import metrics
 from stockline.alerts import notifications as n
 from stockline.alerts.leader import LeaderElection
+from stockline.alerts.lease import claim_limit
 from stockline.alerts.mailer import Mailer
 from stockline.alerts.message import low_stock_mail
 from stockline.config import Settings
@@ -29,7 +33,6 @@ from stockline.system_config import ConfigCache
 
 log = logging.getLogger(__name__)
 _Q = load("alerts")
-BATCH = 20
 CONCURRENT_SENDS = 8
 NO_RECIPIENTS = (
     "no recipients: notification_recipients is empty (set it in the admin settings, "
@@ -52,7 +55,6 @@ class Worker:
         self._config = config
         self._mailer = mailer
         self._wake = asyncio.Event()
-        self._sends = asyncio.Semaphore(CONCURRENT_SENDS)
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = False
         self.last_batch_at: datetime | None = None
@@ -88,47 +90,65 @@ class Worker:
             await self._wait(delay)
 
     async def _dispatch_once(self) -> float:
+        poll = self._settings.worker_poll_seconds
         if not await self._leader.confirm():
             return 0.0
+        term = self._leader.term()
+        limit = claim_limit(CONCURRENT_SENDS, len(self._inflight))
+        if term is None or limit == 0:
+            return poll  # every slot busy: a finishing send rings
         with contextlib.suppress(Exception):  # a stale cache beats no mail
             await self._config.refresh()
         async with self._pool.connection() as conn:
             claimed = await n.claim_due(
                 conn,
-                limit=BATCH,
+                limit=limit,
                 lease_seconds=self._settings.send_lease_seconds,
                 instance_id=self._settings.instance_id,
+                term=term,
             )
         self.last_batch_at = datetime.now(UTC)
-        if claimed:
-            tasks = [asyncio.create_task(self._send_guarded(c)) for c in claimed]
-            self._inflight.update(tasks)
-            try:
-                await asyncio.gather(*tasks)
-            finally:
-                self._inflight.difference_update(tasks)
-        if len(claimed) == BATCH:
-            return 0.0
+        for c in claimed:
+            task = asyncio.create_task(self._send_guarded(c, term), name=f"notification-{c.id}")
+            self._inflight.add(task)
+            task.add_done_callback(self._sent)
+        if len(claimed) == limit:
+            return 0.0 if len(self._inflight) < CONCURRENT_SENDS else poll
         async with self._pool.connection() as conn:
             due_in = await n.seconds_until_next_due(conn)
-        poll = self._settings.worker_poll_seconds
         return poll if due_in is None else min(poll, due_in)
 
-    async def _send_guarded(self, claimed: n.Claimed) -> None:
-        async with self._sends:
-            try:
-                await self._send(claimed)
-            except Exception as exc:  # the lease brings it back; say why
-                log.warning(
-                    "could not record a delivery attempt; the lease will bring it back",
-                    extra={
-                        "action": "notification_record_failed",
-                        "notification_id": claimed.id,
-                        "error": type(exc).__name__,
-                    },
-                )
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self.ring()  # a slot is free: claim the next due row now
 
-    async def _send(self, claimed: n.Claimed) -> None:
+    async def _send_guarded(self, claimed: n.Claimed, term: n.Term) -> None:
+        try:
+            await self._send(claimed, term)
+        except Exception as exc:  # the lease brings it back; say why
+            log.warning(
+                "a delivery attempt broke off (database away?); the lease brings it back",
+                extra={
+                    "action": "notification_record_failed",
+                    "notification_id": claimed.id,
+                    "error": type(exc).__name__,
+                },
+            )
+
+    async def _fence(self, claimed: n.Claimed, term: n.Term, ids: dict[str, Any]) -> bool:
+        """Right before the send: still ours, lease valid, term current? Else hand back."""
+        lease = self._settings.send_lease_seconds
+        async with self._pool.connection() as conn:
+            if await n.renew_lease_before_send(conn, claimed, lease_seconds=lease, term=term):
+                return True
+            handed_back = await n.hand_back(conn, claimed)
+        log.warning(
+            "not sending: this sender no longer leads or no longer holds the lease",
+            extra={"action": "notification_send_fenced", "handed_back": handed_back, **ids},
+        )
+        return False
+
+    async def _send(self, claimed: n.Claimed, term: n.Term) -> None:
         ids = {
             "notification_id": claimed.id,
             "attempt_no": claimed.attempt_count,
@@ -154,6 +174,8 @@ class Worker:
                 now=await self._product_now(claimed.product_id),
                 public_url=self._settings.public_url,
             )
+            if not await self._fence(claimed, term, ids):
+                return
             log.info(
                 "sending notification",
                 extra={"action": "notification_send", "recipients": len(recipients), **ids},

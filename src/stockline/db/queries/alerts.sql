@@ -1,16 +1,21 @@
 -- name: claim_due_notifications
--- SKIP LOCKED + a lease: two would-be senders never take the same row (S-8). A row
--- still 'sending' after its lease belongs to a sender that died: its attempt is
--- logged as lease_expired and the row is sent again with the same Message-ID (S-7).
+-- SKIP LOCKED + a lease: two would-be senders never take the same row (S-8). Only as
+-- many rows as the sender starts sending now (a row waiting behind others would see its
+-- lease run out while its sender lives), and only while the caller's leadership term is
+-- the current one and its lock session still holds the lock. A row still 'sending' after
+-- its lease belongs to a sender that died: its attempt is logged as lease_expired and the
+-- row is sent again with the same Message-ID (S-7).
 WITH due AS (
     SELECT id, status AS prior_status, attempt_count AS prior_attempts,
            last_attempt_at AS prior_started, sending_instance_id AS prior_instance
       FROM email_notification_log
-     WHERE (status IN ('pending', 'retrying') AND next_attempt_at <= now())
-        OR (status = 'sending' AND lease_expires_at <= now())
+     WHERE ((status IN ('pending', 'retrying') AND next_attempt_at <= now())
+            OR (status = 'sending' AND lease_expires_at <= now()))
+       AND stockline_notification_worker_leader_current(%(generation)s, %(classid)s,
+                                                        %(objid)s)
      ORDER BY COALESCE(next_attempt_at, lease_expires_at), id
      LIMIT %(limit)s
-       FOR UPDATE SKIP LOCKED
+       FOR UPDATE OF email_notification_log SKIP LOCKED
 ), expired AS (
     INSERT INTO email_notification_attempts
            (notification_id, attempt_no, started_at, outcome, error, instance_id)
@@ -27,13 +32,40 @@ UPDATE email_notification_log n
        last_attempt_at = now(),
        next_attempt_at = NULL,
        lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+       lease_token = gen_random_uuid(),
        sending_instance_id = %(instance_id)s,
        updated_at = now()
   FROM due
  WHERE n.id = due.id
 RETURNING n.id, n.type, n.payload, n.message_id, n.product_id, n.threshold,
           n.attempt_count, n.requeued_at_attempt, n.last_attempt_at, n.created_at,
-          due.prior_status;
+          due.prior_status, n.lease_token;
+
+-- name: update_lease_before_send
+-- the fencing check, right before each send, in one statement: the claim is still this
+-- sender's (its token), its lease has not run out, and the sender's leadership term is
+-- current with its lock session alive. The lease restarts now, when the send starts.
+UPDATE email_notification_log n
+   SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+       updated_at = now()
+ WHERE n.id = %(id)s AND n.status = 'sending' AND n.lease_token = %(lease_token)s
+   AND n.lease_expires_at > now()
+   AND stockline_notification_worker_leader_current(%(generation)s, %(classid)s, %(objid)s)
+RETURNING n.id;
+
+-- name: update_release_claim
+-- a claim the fencing check refused, handed back untouched: no attempt happened, so the
+-- attempt number goes back and nobody later logs a lease_expired for a live sender
+UPDATE email_notification_log
+   SET status = CASE WHEN %(prior_status)s = 'pending' THEN 'pending' ELSE 'retrying' END,
+       attempt_count = attempt_count - 1,
+       next_attempt_at = now(),
+       lease_expires_at = NULL,
+       lease_token = NULL,
+       sending_instance_id = NULL,
+       updated_at = now()
+ WHERE id = %(id)s AND status = 'sending' AND lease_token = %(lease_token)s
+RETURNING id;
 
 -- name: select_product_now
 -- the message shows the stock at send time too (a retry may go out minutes later)
@@ -49,9 +81,11 @@ UPDATE email_notification_log
                               ELSE now() + make_interval(secs => %(delay_seconds)s::float8) END,
        error_details = %(error_details)s,
        lease_expires_at = NULL,
+       lease_token = NULL,
        sending_instance_id = NULL,
        updated_at = now()
  WHERE id = %(id)s AND status = 'sending' AND attempt_count = %(attempt_no)s
+   AND lease_token = %(lease_token)s
 RETURNING id;
 
 -- name: insert_attempt
@@ -152,12 +186,15 @@ SELECT pg_try_advisory_lock(%(key)s) AS acquired;
 SELECT pg_advisory_unlock(%(key)s) AS released;
 
 -- name: upsert_leader
-INSERT INTO notification_worker_leader (instance_id, host, pid, backend_pid, since)
-VALUES (%(instance_id)s, %(host)s, %(pid)s, pg_backend_pid(), now())
+-- a new term gets a new generation: the fencing token every claim and send checks
+INSERT INTO notification_worker_leader (instance_id, host, pid, backend_pid, since, generation)
+VALUES (%(instance_id)s, %(host)s, %(pid)s, pg_backend_pid(), now(),
+        nextval('notification_worker_leader_generation_seq'))
 ON CONFLICT (singleton) DO UPDATE
    SET instance_id = EXCLUDED.instance_id, host = EXCLUDED.host, pid = EXCLUDED.pid,
-       backend_pid = EXCLUDED.backend_pid, since = EXCLUDED.since
-RETURNING since;
+       backend_pid = EXCLUDED.backend_pid, since = EXCLUDED.since,
+       generation = EXCLUDED.generation
+RETURNING since, generation;
 
 -- name: delete_leader
 DELETE FROM notification_worker_leader WHERE backend_pid = pg_backend_pid();
