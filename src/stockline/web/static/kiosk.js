@@ -307,9 +307,22 @@
   document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && !$("#thanks").hidden) closeThanks(); });
 
   // ------------------------------------------------------------ start
+  /** A pairing link from the portal (/kiosk#pair=TOKEN): pair with it and drop it from the URL. */
+  async function pairFromLink() {
+    const token = new URLSearchParams(location.hash.slice(1)).get("pair");
+    if (!token) return;
+    history.replaceState(null, "", location.pathname + location.search);
+    try {
+      await api("POST", "/api/auth/kiosk", { token });
+    } catch (err) {
+      if (err.status !== 401 && err.status !== 422) throw err; // a bad token: the form asks for one
+    }
+  }
+
   restore();
   (async function boot() {
     try {
+      await pairFromLink();
       await enterShop();
     } catch (err) {
       if (err.status === 401 || err.status === 403) showPairing("");

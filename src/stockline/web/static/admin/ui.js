@@ -66,3 +66,22 @@ export function statusBadges(p) {
   if (!out.length) out.push(el("span", { class: "badge badge-ok", text: "In stock" }));
   return out;
 }
+
+/**
+ * Ask before something that cannot be undone; resolves true when confirmed.
+ * Uses the page's #confirm-dialog (a native confirm() would block the page).
+ */
+export function confirmAction(text, okLabel) {
+  const dialog = $("#confirm-dialog");
+  $("#confirm-text").textContent = text;
+  const ok = $("#confirm-ok");
+  ok.textContent = okLabel || "OK";
+  return new Promise((resolve) => {
+    let answer = false;
+    const onOk = () => { answer = true; closeDialog(dialog); };
+    ok.addEventListener("click", onOk, { once: true });
+    dialog.addEventListener("close", () => { ok.removeEventListener("click", onOk); resolve(answer); }, { once: true });
+    dialog.showModal();
+    ok.focus();
+  });
+}
