@@ -29,7 +29,9 @@ window.SL = (function () {
   async function api(method, path, body, options) {
     const opts = options || {};
     const headers = { Accept: "application/json, application/problem+json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    // opts.contentType: send `body` as it is (e.g. a CSV file's text), not as JSON
+    const raw = Boolean(opts.contentType);
+    if (body !== undefined) headers["Content-Type"] = raw ? opts.contentType : "application/json";
     if (method !== "GET" && method !== "HEAD") {
       const token = cookie(CSRF_COOKIE);
       if (token) headers["X-CSRF-Token"] = token;
@@ -40,7 +42,7 @@ window.SL = (function () {
       resp = await fetch(path, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
         credentials: "same-origin",
         cache: "no-store",
         signal: opts.signal,

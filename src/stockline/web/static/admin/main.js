@@ -11,6 +11,7 @@
  *   products.js, product-dialog.js, notifications.js, mail.js, people.js, settings.js: the views
  *   qr.js       QR codes as inline SVG (kiosk pairing links)
  *   bulk.js     bulk actions on the products selected in the table
+ *   catalogue.js  CSV export link and import (preview, then apply)
  *
  * How to add a view "foo":
  *   1. admin.html: a nav link <a href="#foo" data-nav="foo">Foo</a> and a
@@ -29,6 +30,7 @@ import * as mail from "./mail.js";
 import * as people from "./people.js";
 import * as settings from "./settings.js";
 import "./bulk.js";
+import "./catalogue.js";
 
 const VIEWS = [products.view, notifications.view, mail.view, people.view, settings.view];
 
