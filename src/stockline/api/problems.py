@@ -131,16 +131,15 @@ def is_secret(loc: list[Any]) -> bool:
 
 
 def clean_validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
+    """pydantic's (or a service's) error items with `loc`, `msg`, `type` and at most an
+    echoed `input`: small scalars only, never a whole body, never a secret field."""
     cleaned = []
     for err in raw:
         loc = [part if isinstance(part, int) else str(part) for part in err.get("loc", ())]
-        item: dict[str, Any] = {
-            "loc": loc,
-            "msg": str(err.get("msg", "")),
-            "type": str(err.get("type", "")),
-        }
+        item: dict[str, Any] = {"loc": loc, "msg": str(err.get("msg", ""))}
+        if "type" in err:
+            item["type"] = str(err["type"])
         value = err.get("input")
-        # echo small scalars only: never a whole body, never a secret field
         if not is_secret(loc) and echoable(value):
             item["input"] = value
         cleaned.append(item)
@@ -164,7 +163,9 @@ def problem(
         body["detail"] = detail
     if errors_:
         body["errors"] = errors_
-    content = json.dumps(encodable(body), ensure_ascii=False, allow_nan=False)
+    content = json.dumps(
+        encodable(body), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    )
     return Response(
         content.encode("utf-8"),
         status_code=status,
@@ -200,7 +201,7 @@ def answer(exc: BaseException, path: str = "") -> Response:
     if isinstance(exc, errors.StocklineError):
         detail = exc.detail
         if isinstance(exc, errors.InvalidInput):
-            listed = [dict(e) for e in exc.errors]
+            listed = clean_validation_errors(exc.errors)
     elif isinstance(exc, StarletteHTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else None
     elif isinstance(exc, RequestValidationError):

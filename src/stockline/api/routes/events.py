@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from stockline import metrics
 from stockline.api.deps import KIOSK_COOKIE, SESSION_COOKIE, AnyPrincipal, Services, ServicesDep
 from stockline.api.middleware import SECURITY_HEADERS
-from stockline.api.schemas import ID_MAX
+from stockline.api.schemas import ID_MAX, Text
 from stockline.auth import Principal, authenticate
 from stockline.db.queries import load
 from stockline.errors import DatabaseUnavailable, InvalidInput, NotAuthenticated
@@ -50,7 +50,8 @@ def _last_event_id(header: str | None, query: int | None) -> int | None:
     if header is None or not header.strip():
         return query
     value = header.strip()
-    if not value.isdigit() or len(value) > 19 or int(value) > ID_MAX:
+    # isascii: str.isdigit() also says yes to "²" (a latin-1 header byte), which int() refuses
+    if not (value.isascii() and value.isdigit()) or len(value) > 19 or int(value) > ID_MAX:
         raise InvalidInput("Last-Event-ID must be an event id (a non-negative integer)")
     return int(value)
 
@@ -97,7 +98,7 @@ async def inventory_events(
     services: ServicesDep,
     last_event_id: Annotated[int | None, Query(ge=0, le=ID_MAX)] = None,
     snapshot: Annotated[bool, Query()] = False,
-    token: Annotated[str | None, Query(max_length=512)] = None,
+    token: Annotated[Text | None, Query(max_length=512)] = None,
     last_event_id_header: Annotated[str | None, Header(alias="last-event-id")] = None,
 ) -> StreamingResponse:
     after = _last_event_id(last_event_id_header, last_event_id)
@@ -188,7 +189,7 @@ def _plain_params(request: Request) -> tuple[int | None, bool, str | None] | Non
     after: int | None = None
     if raw is not None:
         value = raw.strip()
-        if not value.isdigit() or len(value) > 18:
+        if not (value.isascii() and value.isdigit()) or len(value) > 18:
             return None
         after = int(value)
     snapshot_raw = query.get("snapshot", "false").lower()

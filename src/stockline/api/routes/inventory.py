@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -18,6 +18,7 @@ from stockline.api.schemas import (
     InventoryOut,
     LedgerEntryOut,
     LedgerPageOut,
+    Moment,
     ReconciliationIn,
     StockChangeOut,
     TrackingIn,
@@ -63,6 +64,14 @@ def _change_out(change: StockChange, global_tracking: bool) -> StockChangeOut:
     )
 
 
+def _zoned(*times: datetime | None) -> list[datetime | None]:
+    """Naive times are UTC; a naive one next to a zoned one is ambiguous, so refused."""
+    given = [t for t in times if t is not None]
+    if len({t.tzinfo is None for t in given}) > 1:
+        raise InvalidInput("'from' and 'to' must both have a time zone, or both have none")
+    return [t if t is None or t.tzinfo else t.replace(tzinfo=UTC) for t in times]
+
+
 @router.get("", response_model=list[InventoryOut])
 async def list_inventory(
     conn: Conn,
@@ -85,9 +94,10 @@ async def ledger_csv(
     services: ServicesDep,
     admin: Admin,
     product_id: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: Annotated[datetime | None, Query()] = None,
+    from_: Annotated[Moment | None, Query(alias="from")] = None,
+    to: Annotated[Moment | None, Query()] = None,
 ) -> StreamingResponse:
+    from_, to = _zoned(from_, to)
     if from_ and to and from_ > to:
         raise InvalidInput("'from' must not be after 'to'")
     params = {"product_id": product_id, "from": from_, "to": to}

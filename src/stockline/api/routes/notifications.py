@@ -11,12 +11,12 @@ from pydantic import BaseModel, StringConstraints
 
 from stockline.alerts import reports
 from stockline.api.deps import Admin, Conn
-from stockline.api.schemas import ID_MAX
+from stockline.api.schemas import ID_MAX, Text
 
 router = APIRouter(prefix="/api/admin", tags=["notifications"])
 NotificationId = Annotated[int, Path(ge=1, le=ID_MAX)]
 StatusFilter = Literal["pending", "sending", "retrying", "sent", "failed"]
-TypeFilter = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+TypeFilter = Annotated[Text, StringConstraints(min_length=1, max_length=64)]
 
 # ---------------------------------------------------------------- answers
 

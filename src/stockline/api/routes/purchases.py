@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from stockline import metrics
 from stockline.api.deps import AnyPrincipal, Conn
-from stockline.api.schemas import PurchaseIn, PurchaseOut
+from stockline.api.schemas import IdempotencyKey, PurchaseIn, PurchaseOut
 from stockline.errors import InvalidInput
 from stockline.inventory import ledger
 from stockline.inventory.models import PurchaseLine
@@ -29,9 +29,7 @@ async def create_purchase(
     body: PurchaseIn,
     conn: Conn,
     principal: AnyPrincipal,
-    idempotency_key: Annotated[
-        str | None, Header(min_length=1, max_length=200, pattern=r"\S")
-    ] = None,
+    idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
 ) -> Response:
     if idempotency_key is not None and not idempotency_key.strip():
         raise InvalidInput("Idempotency-Key must not be empty")
