@@ -19,6 +19,7 @@ from stockline.api.routes import (
     catalogue,
     health,
     inventory,
+    kiosk,
     notifications,
     products,
     purchases,
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         inventory.router,
         admin.router,
         notifications.router,
+        kiosk.router,
         health.router,
     ):
         app.include_router(router)

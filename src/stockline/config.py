@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         default=3600, gt=0, le=86400, alias="STOCKLINE_EVENT_PRUNE_SECONDS"
     )
 
+    # Kiosk (SPEC §7.5): a basket untouched this long gets a countdown, then clears
+    kiosk_idle_seconds: float = Field(
+        default=90, ge=1, le=86400, alias="STOCKLINE_KIOSK_IDLE_SECONDS"
+    )
+
     # Alerts (S-7, S-8, S-9, S-10)
     retry_schedule: str = Field(default="60,300,900", alias="STOCKLINE_RETRY_SCHEDULE")
     worker_poll_seconds: float = Field(default=30, gt=0, alias="STOCKLINE_WORKER_POLL_SECONDS")

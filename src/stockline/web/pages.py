@@ -8,9 +8,11 @@ the CSP forbids inline script, so templates only link files under /static.
 from __future__ import annotations
 
 import hashlib
+import json
 import mimetypes
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -26,6 +28,17 @@ CURRENCY = "EUR"
 # The portal's ES modules are refused by browsers unless served as JavaScript (and
 # X-Content-Type-Options: nosniff is on); don't depend on the host's mime.types.
 mimetypes.add_type("text/javascript", ".js")
+# What the kiosk's service worker keeps for a reload without the server (SPEC §7.5).
+KIOSK_ASSETS = (
+    "app.css",
+    "common.js",
+    "kiosk-store.js",
+    "kiosk-find.js",
+    "kiosk-idle.js",
+    "kiosk.js",
+    "favicon.svg",
+)
+KIOSK_SW_SCOPE = "/kiosk"
 
 router = APIRouter(include_in_schema=False)
 
@@ -65,8 +78,8 @@ def static_files() -> StaticFiles:
     return _StaticFiles(directory=str(STATIC_DIR))
 
 
-def _page(request: Request, template: str) -> HTMLResponse:
-    response = _templates().TemplateResponse(request, template, {"currency": CURRENCY})
+def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
+    response = _templates().TemplateResponse(request, template, {"currency": CURRENCY, **context})
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -83,4 +96,39 @@ async def admin_page(request: Request) -> HTMLResponse:
 
 @router.get("/kiosk", response_class=HTMLResponse)
 async def kiosk_page(request: Request) -> HTMLResponse:
-    return _page(request, "kiosk.html")
+    settings = request.app.state.services.settings
+    return _page(
+        request,
+        "kiosk.html",
+        idle_seconds=f"{settings.kiosk_idle_seconds:g}",
+        sw_url="/kiosk/sw.js",
+        sw_scope=KIOSK_SW_SCOPE,
+    )
+
+
+@cache
+def _kiosk_service_worker() -> bytes:
+    # The worker learns the hashed asset URLs from a first line written here; its version
+    # follows the shell's bytes, so a new release installs a new worker and a new cache.
+    assets = [static_url(name) for name in KIOSK_ASSETS]
+    shell = (TEMPLATES_DIR / "kiosk.html").read_bytes() + "".join(assets).encode()
+    worker = (STATIC_DIR / "kiosk-sw.js").read_bytes()
+    version = hashlib.sha256(shell + worker).hexdigest()[:12]
+    prelude = "self.STOCKLINE_SHELL = " + json.dumps(
+        {"version": version, "page": KIOSK_SW_SCOPE, "assets": assets}
+    )
+    return prelude.encode() + b";\n" + worker
+
+
+@router.get("/kiosk/sw.js")
+async def kiosk_service_worker() -> Response:
+    return Response(
+        _kiosk_service_worker(),
+        media_type="text/javascript",
+        headers={
+            # the browser checks for a new worker on each visit; never serve a stale one
+            "Cache-Control": "no-cache",
+            # the script sits under /kiosk/ but controls the page /kiosk itself
+            "Service-Worker-Allowed": KIOSK_SW_SCOPE,
+        },
+    )
