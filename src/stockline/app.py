@@ -23,6 +23,7 @@ from stockline.api.routes import (
     notifications,
     products,
     purchases,
+    stocktakes,
 )
 from stockline.api.routes import auth as auth_routes
 from stockline.api.routes import events as events_routes
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalogue.router,
         products.router,
         purchases.router,
+        stocktakes.router,
         events_routes.router,  # before inventory: /api/inventory/{product_id} must not take it
         inventory.router,
         admin.router,

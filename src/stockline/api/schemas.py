@@ -312,3 +312,53 @@ class ImportOut(_Out):
     unchanged: int
     dry_run: bool
     errors: list[ImportErrorOut]
+
+
+# ---------------------------------------------------------------- stocktakes
+
+
+class StocktakeIn(_In):
+    # absent or null: every active product
+    product_ids: Annotated[list[Id], Field(min_length=1, max_length=10_000)] | None = None
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+
+
+class CountIn(_In):
+    counted_quantity: Annotated[int, Field(ge=0, le=DELTA_MAX), _WHOLE]
+
+
+class StocktakeLineOut(_Out):
+    product_id: int
+    sku: str
+    name: str
+    barcode: str | None
+    current_stock: int
+    counted_quantity: int | None
+    stock_at_count: int | None
+    counted_by: str | None
+    counted_at: datetime | None
+    delta: int | None
+    ledger_id: int | None
+
+
+class StocktakeOut(_Out):
+    id: int
+    note: str
+    status: Literal["open", "committed", "abandoned"]
+    created_at: datetime
+    created_by: str | None
+    closed_at: datetime | None
+    closed_by: str | None
+    lines: list[StocktakeLineOut]
+    entries: list[LedgerEntryOut]
+
+
+class StocktakeSummaryOut(_Out):
+    id: int
+    note: str
+    status: Literal["open", "committed", "abandoned"]
+    created_at: datetime
+    created_by: str | None
+    closed_at: datetime | None
+    line_count: int
+    counted_count: int
