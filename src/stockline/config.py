@@ -45,6 +45,8 @@ class Settings(BaseSettings):
         default=5.0, gt=0, le=10, alias="STOCKLINE_CONFIG_REFRESH_SECONDS"
     )
     idempotency_hours: int = Field(default=48, ge=24, alias="STOCKLINE_IDEMPOTENCY_HOURS")
+    # days a delivery takes: the reorder suggestion covers them (docs/manager.md)
+    reorder_lead_days: int = Field(default=7, ge=0, le=365, alias="STOCKLINE_REORDER_LEAD_DAYS")
 
     # Events (S-11)
     event_retention_days: float = Field(default=7, gt=0, alias="STOCKLINE_EVENT_RETENTION_DAYS")

@@ -5,7 +5,7 @@ time `Moment` (in range once turned to UTC)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -362,3 +362,37 @@ class StocktakeSummaryOut(_Out):
     closed_at: datetime | None
     line_count: int
     counted_count: int
+
+
+# ---------------------------------------------------------------- insight
+
+
+class DayPointOut(_Out):
+    date: date
+    stock: int
+    sold: int
+
+
+class InsightOut(_Out):
+    product_id: int
+    days: int
+    lead_days: int
+    current_stock: int
+    low_stock_threshold: int | None
+    sold: int
+    sold_per_day: float
+    days_of_cover: float | None
+    suggested_reorder_quantity: int
+    series: list[DayPointOut]
+
+
+class ReorderItemOut(_Out):
+    product_id: int
+    sku: str
+    name: str
+    current_stock: int
+    low_stock_threshold: int | None
+    sold: int
+    sold_per_day: float
+    days_of_cover: float | None
+    suggested_reorder_quantity: int

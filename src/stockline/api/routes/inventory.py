@@ -15,17 +15,19 @@ from stockline.api.deps import Admin, AnyPrincipal, Conn, ServicesDep
 from stockline.api.schemas import (
     ID_MAX,
     AdjustmentIn,
+    InsightOut,
     InventoryOut,
     LedgerEntryOut,
     LedgerPageOut,
     Moment,
     ReconciliationIn,
+    ReorderItemOut,
     StockChangeOut,
     TrackingIn,
 )
 from stockline.db.queries import load
 from stockline.errors import InvalidInput
-from stockline.inventory import ledger
+from stockline.inventory import insight, ledger
 from stockline.inventory.models import LedgerEntry, Snapshot, StockChange
 
 router = APIRouter(prefix="/api/inventory", tags=["inventory"])
@@ -150,9 +152,47 @@ async def ledger_csv(
     )
 
 
+Days = Annotated[int, Query(ge=1, le=365, description="the window, in UTC days up to today")]
+
+
+# before /{product_id}: "reorder" is not a product id
+@router.get(
+    "/reorder",
+    response_model=list[ReorderItemOut],
+    description="Active products whose suggested_reorder_quantity is above 0, the soonest "
+    "to run out first (days_of_cover ascending; nothing sold last), then by SKU.",
+)
+async def get_reorder_list(
+    conn: Conn, principal: AnyPrincipal, services: ServicesDep, days: Days = insight.DEFAULT_DAYS
+) -> list[ReorderItemOut]:
+    items = await insight.reorder_list(
+        conn, days=days, lead_days=services.settings.reorder_lead_days
+    )
+    return [ReorderItemOut.model_validate(i) for i in items]
+
+
 @router.get("/{product_id}", response_model=InventoryOut)
 async def get_inventory(product_id: ProductId, conn: Conn, principal: AnyPrincipal) -> InventoryOut:
     return inventory_out(await ledger.get_snapshot(conn, product_id), await _global_tracking(conn))
+
+
+@router.get(
+    "/{product_id}/insight",
+    response_model=InsightOut,
+    description="Units sold per day over the last `days` UTC days, days of cover, the "
+    "suggested reorder quantity (docs/manager.md gives the rule) and one point per day.",
+)
+async def get_insight(
+    product_id: ProductId,
+    conn: Conn,
+    principal: AnyPrincipal,
+    services: ServicesDep,
+    days: Days = insight.DEFAULT_DAYS,
+) -> InsightOut:
+    found = await insight.product_insight(
+        conn, product_id, days=days, lead_days=services.settings.reorder_lead_days
+    )
+    return InsightOut.model_validate(found)
 
 
 @router.get("/{product_id}/ledger", response_model=LedgerPageOut)
