@@ -320,7 +320,7 @@ class ImportOut(_Out):
 class StocktakeIn(_In):
     # absent or null: every active product
     product_ids: Annotated[list[Id], Field(min_length=1, max_length=10_000)] | None = None
-    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+    note: Annotated[Text, StringConstraints(strip_whitespace=True, max_length=500)]
 
 
 class CountIn(_In):
