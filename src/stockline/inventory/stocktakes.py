@@ -3,7 +3,7 @@
 A line stores the count and, in the same statement, the stock at that moment. Commit
 writes one `reconciliation` row per counted line with delta = counted - stock_at_count,
 so the purchases made after a line was counted are kept. A product is in at most one
-open stocktake (the partial unique index of migration 0008; docs/manager.md says why).
+open stocktake (the partial unique index of migration 0009; docs/manager.md says why).
 """
 
 from __future__ import annotations
