@@ -142,6 +142,10 @@ def clean_validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
         value = err.get("input")
         if not is_secret(loc) and echoable(value):
             item["input"] = value
+        # a file's errors (the catalogue import) say where as SPEC 7.3 names it
+        for key in ("line", "field", "message"):
+            if key in err and isinstance(err[key], int | str | None):
+                item[key] = encodable(err[key][:500] if isinstance(err[key], str) else err[key])
         cleaned.append(item)
     return cleaned
 
