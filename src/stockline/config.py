@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     event_prune_seconds: float = Field(
         default=3600, gt=0, le=86400, alias="STOCKLINE_EVENT_PRUNE_SECONDS"
     )
+    event_position_seconds: float = Field(
+        default=0.25, gt=0, le=10, alias="STOCKLINE_EVENT_POSITION_SECONDS"
+    )
 
     # Kiosk (SPEC §7.5): a basket untouched this long gets a countdown, then clears
     kiosk_idle_seconds: float = Field(

@@ -23,6 +23,15 @@ SSE_SUBSCRIBERS = Gauge(
     "stockline_sse_subscribers", "Open SSE streams", multiprocess_mode="livesum"
 )
 EVENTS_DELIVERED = Counter("stockline_sse_events_delivered_total", "Events fanned out")
+EVENTS_UNPOSITIONED_SECONDS = Gauge(
+    "stockline_events_unpositioned_seconds",
+    "Age of the oldest committed event still waiting for its stream position (0: none)",
+    multiprocess_mode="livemax",
+)
+EVENT_POSITION_TIMEOUTS = Counter(
+    "stockline_event_position_timeouts_total",
+    "Commands that answered before their events were numbered (the counter row was held)",
+)
 NOTIFICATION_ATTEMPTS = Counter(
     "stockline_notification_attempts_total", "Mail delivery attempts", ["outcome"]
 )

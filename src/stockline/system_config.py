@@ -21,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from stockline.db.queries import load
 from stockline.errors import InvalidInput
+from stockline.events.positions import number_committed
 
 log = logging.getLogger(__name__)
 _Q = load("system_config")
@@ -93,6 +94,7 @@ async def update_config(
         if notification_recipients is not None
         else None
     )
+    toggled = False
     async with conn.transaction():
         if recipients is not None:
             await conn.execute(
@@ -116,6 +118,7 @@ async def update_config(
                 },
             )
             if before != inventory_tracking_enabled:
+                toggled = True
                 await conn.execute(
                     _Q["insert_event"],
                     {
@@ -125,7 +128,10 @@ async def update_config(
                         ),
                     },
                 )
-        return await read_config(conn, seed_recipients)
+        config = await read_config(conn, seed_recipients)
+    if toggled:
+        await number_committed(conn)  # the tracking-toggled event
+    return config
 
 
 class ConfigCache:

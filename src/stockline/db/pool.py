@@ -109,6 +109,12 @@ def _tracking_connection(pool: Pool) -> type[psycopg.AsyncConnection[Any]]:
     return TrackedConnection
 
 
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    # events written on the service's connections get their stream position after
+    # COMMIT, so writers share no lock (migration 0009, decision 0003)
+    await conn.execute("SET stockline.event_positions = 'after_commit'")
+
+
 def make_pool(settings: Settings) -> Pool:
     return Pool(
         settings.dsn(),
@@ -121,6 +127,7 @@ def make_pool(settings: Settings) -> Pool:
         timeout=settings.db_connect_timeout,
         reconnect_timeout=max(2.0, settings.db_connect_timeout),
         open=False,
+        configure=_configure,
         name="stockline",
     )
 

@@ -1,8 +1,9 @@
 """Reading the durable stream by id: replay for one client, catch-up for the hub.
 
-`inventory_events` ids are drawn under the counter row's lock, held until
-commit (docs/decisions/0001-gapless-event-ids.md), so rows become visible in id
-order and `WHERE id > n ORDER BY id` never steps over a late commit. Each read
+`inventory_events.id` is the stream position. Positions are assigned after commit, one
+batch at a time, by whichever process holds the positioner lock (decision 0003), so they
+become visible in position order and `WHERE id > n ORDER BY id` never steps over a late
+commit: a late commit simply gets a later position. Each read
 is a short transaction on a pooled connection: no stream holds a connection.
 """
 
@@ -58,18 +59,22 @@ async def read_position(pool: Pool) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-async def read_state(pool: Pool) -> StateSnapshot:
+async def read_state(pool: Pool, *, wait_ms: int = 2000) -> StateSnapshot:
     """Every product's snapshot and the position it reflects, from one snapshot of the
-    database: a client renders it, then applies events with larger ids (no window)."""
+    database: a client renders it, then applies events with larger ids (no window).
+
+    Events committed but not yet numbered are numbered in that same statement, so the
+    inventory holds exactly the events up to the position (decision 0003)."""
     async with pool.connection() as conn, conn.transaction():
-        await conn.execute(_Q["set_repeatable_read"])
+        await conn.execute(_Q["set_lock_timeout"], {"ms": wait_ms})
+        await conn.execute(_Q["lock_event_state"])
         async with conn.cursor(row_factory=tuple_row) as cur:
-            await cur.execute(_Q["select_stream_position"])
-            position = await cur.fetchone()
-            await cur.execute(_Q["select_inventory_json"])
-            inventory = await cur.fetchone()
-    assert position is not None and inventory is not None
-    return StateSnapshot(int(position[0]), int(position[1]), str(inventory[0]))
+            await cur.execute(_Q["select_positioned_state"])
+            row = await cur.fetchone()
+            assert row is not None
+            if row[2]:
+                await cur.execute(_Q["notify_events"])
+    return StateSnapshot(int(row[0]), int(row[1]), str(row[3]))
 
 
 class ReplaySource:

@@ -26,6 +26,7 @@ from stockline.db.listen import Listener
 from stockline.db.queries import load
 from stockline.events import replay, tokens
 from stockline.events.hub import Hub
+from stockline.events.positions import Positioner
 from stockline.events.retention import Retention
 from stockline.events.sse import EventStream
 
@@ -46,6 +47,7 @@ class EventsService:
         self._listener = listener
         self.hub = Hub(settings.sse_queue_size)
         self.feed = replay.Feed(pool, self.hub)
+        self.positioner = Positioner(pool, interval_seconds=settings.event_position_seconds)
         self.retention = Retention(
             pool,
             retention_days=settings.event_retention_days,
@@ -68,6 +70,7 @@ class EventsService:
         """The loops the lifespan's task owner runs, by task name."""
         return {
             "events-feed": self.feed.run,
+            "events-positioner": self.positioner.run,
             "events-retention": self.retention.run,
             "events-heartbeats": self._heartbeats,
         }
@@ -112,6 +115,7 @@ class EventsService:
                 "connects": self._listener.reconnects,
             },
             "feed": {"reads": self.feed.reads, "errors": self.feed.errors},
+            "positions": self.positioner.stats(),
             "retention": {
                 "days": self._settings.event_retention_days,
                 "pruned_through": self.retention.pruned_through,

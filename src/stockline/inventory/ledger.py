@@ -2,7 +2,9 @@
 
 Every function runs one transaction on the caller's connection. The ledger
 insert's trigger keeps the snapshot, products.stock_quantity, the flags, the
-events and the breach notifications in step inside that same transaction.
+events and the breach notifications in step inside that same transaction. After
+it commits, the function numbers the events it wrote (events/positions.py), so
+they are in the stream when the caller answers.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from psycopg.rows import class_row
 
 from stockline.db.queries import load
 from stockline.errors import IdempotencyConflict, InvalidInput, NotFound
+from stockline.events.positions import WAIT_MS, held_back, number_committed
 from stockline.inventory.models import LedgerEntry, PurchaseLine, Snapshot, StockChange
 
 _Q = load("inventory")
@@ -100,7 +103,9 @@ async def adjust(
             )
             return StockChange(entry, await get_snapshot(conn, product_id))
 
-    return await retry_transient(run)
+    change = await retry_transient(run)
+    await number_committed(conn)
+    return change
 
 
 async def reconcile(
@@ -132,7 +137,10 @@ async def reconcile(
                 )
             return StockChange(entry, await get_snapshot(conn, product_id))
 
-    return await retry_transient(run)
+    change = await retry_transient(run)
+    if change.entry is not None:
+        await number_committed(conn)
+    return change
 
 
 async def set_product_tracking(
@@ -141,7 +149,8 @@ async def set_product_tracking(
     async with conn.transaction():
         await _lock_product(conn, product_id)
         before = await get_snapshot(conn, product_id)
-        if before.tracking_enabled != enabled:
+        changed = before.tracking_enabled != enabled
+        if changed:
             await conn.execute(
                 _Q["update_product_tracking"], {"product_id": product_id, "enabled": enabled}
             )
@@ -154,7 +163,10 @@ async def set_product_tracking(
                     ),
                 },
             )
-        return await get_snapshot(conn, product_id)
+        snapshot = await get_snapshot(conn, product_id)
+    if changed:
+        await number_committed(conn)
+    return snapshot
 
 
 async def purchase(
@@ -178,6 +190,7 @@ async def purchase(
         "kiosk_id": kiosk_id,
         "product_ids": [line.product_id for line in lines],
         "quantities": [line.quantity for line in lines],
+        "wait_ms": WAIT_MS,  # the procedure numbers the purchase's events after COMMIT
     }
 
     async def run() -> dict[str, Any]:
@@ -195,6 +208,8 @@ async def purchase(
         return result
 
     result = await retry_transient(run)
+    if result.get("numbered") is False:
+        held_back()
     if result["outcome"] == "conflict":
         raise IdempotencyConflict()
     return result["answer"], result["outcome"] == "replay"

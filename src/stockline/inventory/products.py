@@ -10,6 +10,7 @@ from psycopg.rows import class_row
 
 from stockline.db.queries import load
 from stockline.errors import DuplicateBarcode, DuplicateSku, NotFound
+from stockline.events.positions import number_committed
 from stockline.inventory.models import Product
 
 _Q = load("inventory")
@@ -79,6 +80,7 @@ async def create_product(
             )
         else:
             await conn.execute(_Q["refresh_snapshot"], {"product_id": product_id})
+    await number_committed(conn)  # its stock and flag events
     return await get_product(conn, product_id)
 
 
@@ -129,6 +131,8 @@ async def update_product(
             raise _duplicate(exc, sku=None, barcode=barcode) from exc
         if await cur.fetchone() is None:
             raise NotFound(f"product {product_id} does not exist")
+    if set_threshold:
+        await number_committed(conn)  # a threshold change may breach or clear
     return await get_product(conn, product_id)
 
 

@@ -16,10 +16,39 @@ SELECT c.last_id, c.pruned_through, e.id, e.type, e.payload::text AS data
          LIMIT %(limit)s) e ON true
  ORDER BY e.id;
 
--- name: select_inventory_json
--- every product's snapshot as one JSON array (the `snapshot` and `reset` events);
--- runs in the same REPEATABLE READ transaction as select_stream_position
-SELECT COALESCE(json_agg(json_build_object(
+-- name: update_event_positions
+-- number every committed event that has no position yet (migration 0009)
+SELECT positioned, last_id, ran, waiting, oldest_seconds
+  FROM stockline_inventory_events_position_v1(%(wait_ms)s);
+
+-- name: lock_event_state
+-- the `snapshot` event: no positioner (advisory lock) and no decision-0001 writer (the
+-- counter row) may commit positions while its state is read; bounded by lock_timeout
+SELECT 1 FROM inventory_event_counter
+ WHERE pg_advisory_xact_lock(stockline_inventory_events_lock_key()) IS NOT NULL
+   FOR NO KEY UPDATE;
+
+-- name: select_positioned_state
+-- after lock_event_state, one statement, so one snapshot: number what it sees committed,
+-- then read every product's snapshot. The inventory then reflects exactly the events up
+-- to the position returned (the `snapshot` and `reset` events)
+WITH todo AS (
+    SELECT seq, row_number() OVER (ORDER BY tx, seq) AS n FROM inventory_events WHERE id IS NULL
+), base AS (
+    SELECT last_id, pruned_through FROM inventory_event_counter
+), numbered AS (
+    UPDATE inventory_events e SET id = base.last_id + todo.n
+      FROM todo, base WHERE e.seq = todo.seq
+    RETURNING e.id
+), moved AS (
+    UPDATE inventory_event_counter c SET last_id = c.last_id + (SELECT count(*) FROM numbered)
+     WHERE EXISTS (SELECT 1 FROM todo)
+    RETURNING c.last_id
+)
+SELECT COALESCE((SELECT last_id FROM moved), base.last_id) AS last_id,
+       base.pruned_through,
+       (SELECT count(*) FROM todo) AS positioned,
+       (SELECT COALESCE(json_agg(json_build_object(
            'product_id', s.product_id,
            'sku', p.sku,
            'name', p.name,
@@ -29,8 +58,13 @@ SELECT COALESCE(json_agg(json_build_object(
            'negative_flag', s.negative_flag,
            'tracking_enabled', s.tracking_enabled,
            'tracking_effective', s.tracking_enabled AND stockline_tracking_global_enabled(),
-           'last_activity_at', s.last_activity_at) ORDER BY s.product_id), '[]')::jsonb::text AS inventory
-  FROM inventory_snapshot s JOIN products p ON p.id = s.product_id;
+           'last_activity_at', s.last_activity_at) ORDER BY s.product_id), '[]')::jsonb::text
+          FROM inventory_snapshot s JOIN products p ON p.id = s.product_id) AS inventory
+  FROM base;
+
+-- name: notify_events
+-- the doorbell for events numbered outside the positioner function
+SELECT pg_notify('inventory_events', '');
 
 -- name: lock_prune
 -- one pruner at a time across every process and instance; released at commit
@@ -68,6 +102,6 @@ SELECT id, email AS name FROM admins WHERE id = %(id)s AND NOT disabled;
 -- name: select_active_kiosk
 SELECT id, name FROM kiosks WHERE id = %(id)s AND NOT disabled;
 
--- name: set_repeatable_read
--- the snapshot event's inventory and position must come from one database snapshot
-SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+-- name: set_lock_timeout
+-- bounds lock_event_state's wait (a decision-0001 writer left open holds the counter row)
+SELECT set_config('lock_timeout', %(ms)s::text || 'ms', true);

@@ -1,0 +1,147 @@
+"""Numbering committed events: the stream position is assigned after COMMIT (decision 0003).
+
+The service's connections write events without a position (`stockline.event_positions
+= 'after_commit'`, set in db/pool.py), so writers share no lock and commit in parallel.
+`stockline_inventory_events_position_v1` then numbers every committed, unpositioned
+event in one short transaction, under an advisory lock that one process holds at a time,
+and rings NOTIFY once for the batch. It runs
+
+- right after each command that wrote events (`number_committed`), so a client that got
+  its answer finds the events in the stream, and
+- on a short timer in every process (`Positioner`), so events whose writer died between
+  its COMMIT and its numbering call, or came from elsewhere, are numbered all the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+from psycopg_pool import AsyncConnectionPool
+
+from stockline import metrics
+from stockline.db.queries import load
+
+log = logging.getLogger(__name__)
+_Q = load("events")
+
+# A writer waits at most this long for the positioner lock after its commit. Normally it
+# waits for one short batch; only a session holding the counter row (a decision-0001
+# writer left open in psql) makes it wait longer, and then the command answers anyway:
+# its events are committed and the timer numbers them once the row is free.
+WAIT_MS = 1000
+# What `stockline.event_positions` is set to on the service's connections.
+AFTER_COMMIT = "after_commit"
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRun:
+    positioned: int
+    last_id: int
+    ran: bool  # False: the lock or the counter row stayed taken for the whole wait
+    waiting: int  # committed events still without a position (only known when not ran)
+    oldest_seconds: float | None
+
+
+async def position(conn: psycopg.AsyncConnection[Any], wait_ms: int) -> PositionRun:
+    async with conn.cursor(row_factory=class_row(PositionRun)) as cur:
+        await cur.execute(_Q["update_event_positions"], {"wait_ms": wait_ms})
+        row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def number_committed(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Call after a command committed events (outside its transaction)."""
+    run = await position(conn, WAIT_MS)
+    if not run.ran:
+        held_back(run.waiting)
+
+
+def held_back(waiting: int | None = None) -> None:
+    """A command answers before its events got a position (the wait ran out)."""
+    metrics.EVENT_POSITION_TIMEOUTS.inc()
+    log.warning(
+        "event positions held back; the command's events wait for the timer",
+        extra={"action": "event_positions_held_back", "waiting": waiting},
+    )
+
+
+class Positioner:
+    """Every process numbers whatever is committed, now and then (the timer above)."""
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
+        *,
+        interval_seconds: float,
+        warn_after_seconds: float = 5.0,
+    ) -> None:
+        self._pool = pool
+        self._interval = interval_seconds
+        self._warn_after = warn_after_seconds
+        self.runs = 0
+        self.positioned = 0
+        self.busy = 0  # runs that found the lock or the counter row taken
+        self.errors = 0
+        self.waiting = 0
+        self.oldest_seconds = 0.0  # age of the oldest committed event without a position
+        self._warned = False
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.run_once()
+            except Exception as exc:  # database away: the events wait in the table
+                self.errors += 1
+                log.warning(
+                    "event positioner failed; retrying",
+                    extra={"action": "event_positioner_failed", "error": type(exc).__name__},
+                )
+
+    async def run_once(self) -> PositionRun:
+        async with self._pool.connection() as conn:
+            # wait a little for the counter row: a run that gives up at once could never
+            # measure how long a held row keeps events back
+            result = await position(conn, max(1, int(self._interval * 1000)))
+        self.runs += 1
+        self.positioned += result.positioned
+        if result.ran:
+            self.waiting, self.oldest_seconds = 0, 0.0
+        else:
+            self.busy += 1
+            self.waiting, self.oldest_seconds = result.waiting, result.oldest_seconds or 0.0
+        metrics.EVENTS_UNPOSITIONED_SECONDS.set(self.oldest_seconds)
+        self._warn(result)
+        return result
+
+    def _warn(self, result: PositionRun) -> None:
+        held = self.oldest_seconds >= self._warn_after
+        if held and not self._warned:
+            log.warning(
+                "committed events are waiting for a position: a session holds the event "
+                "counter row (see pg_locks on inventory_event_counter)",
+                extra={
+                    "action": "event_positions_stalled",
+                    "waiting": result.waiting,
+                    "oldest_seconds": round(self.oldest_seconds, 1),
+                },
+            )
+        elif not held and self._warned:
+            log.info("event positions flow again", extra={"action": "event_positions_resumed"})
+        self._warned = held
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "runs": self.runs,
+            "positioned": self.positioned,
+            "busy": self.busy,
+            "errors": self.errors,
+            "waiting": self.waiting,
+            "oldest_waiting_seconds": round(self.oldest_seconds, 3),
+        }

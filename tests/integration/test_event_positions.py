@@ -1,0 +1,211 @@
+"""Event positions assigned after commit (decision 0003), at the database level: writers
+that defer their position run in parallel, late commits get later positions, a reader that
+pages by position never steps over one, and decision-0001 writers still interleave."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import Any
+
+import psycopg
+
+DEFERRED = "SET stockline.event_positions = 'after_commit'"
+
+
+def _product(db_url: str, stock: int = 1000) -> int:
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "INSERT INTO products (sku, name, price_cents) VALUES (%s, 'p', 100) RETURNING id",
+            (f"P{random.getrandbits(40)}",),
+        ).fetchone()
+        assert row is not None
+        conn.execute(
+            "INSERT INTO inventory_ledger (product_id, delta, source) VALUES (%s, %s, 'system')",
+            (row[0], stock),
+        )
+    return int(row[0])
+
+
+def _deferred(db_url: str) -> psycopg.Connection[Any]:
+    conn = psycopg.connect(db_url)
+    conn.execute(DEFERRED)
+    conn.commit()
+    return conn
+
+
+def _position(conn: psycopg.Connection[Any], wait_ms: int = 2000) -> tuple[Any, ...]:
+    row = conn.execute(
+        "SELECT * FROM stockline_inventory_events_position_v1(%s)", (wait_ms,)
+    ).fetchone()
+    conn.commit()
+    assert row is not None
+    return tuple(row)
+
+
+def _sell(conn: psycopg.Connection[Any], product_id: int) -> None:
+    conn.execute(
+        "INSERT INTO inventory_ledger (product_id, delta, source) VALUES (%s, -1, 'system')",
+        (product_id,),
+    )
+
+
+def _positions_of(db_url: str, product_id: int, after: int) -> list[int | None]:
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT id FROM inventory_events WHERE payload->>'product_id' = %s"
+            " AND (id > %s OR id IS NULL) ORDER BY seq",
+            (str(product_id), after),
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _last_id(db_url: str) -> int:
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT last_id FROM inventory_event_counter").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_deferred_writer_commits_without_a_position_until_the_positioner_runs(
+    fresh_db: str,
+) -> None:
+    p = _product(fresh_db)
+    base = _last_id(fresh_db)
+    with _deferred(fresh_db) as conn:
+        _sell(conn, p)
+        conn.commit()
+        assert _positions_of(fresh_db, p, base) == [None]
+        assert _last_id(fresh_db) == base
+        positioned, last, locked, _, _ = _position(conn)
+    assert (positioned, last, locked) == (1, base + 1, True)
+    assert _positions_of(fresh_db, p, base) == [base + 1]
+
+
+def test_a_late_commit_gets_the_next_position_not_its_write_order(fresh_db: str) -> None:
+    a, b = _product(fresh_db), _product(fresh_db)
+    base = _last_id(fresh_db)
+    early, late = _deferred(fresh_db), _deferred(fresh_db)
+    try:
+        _sell(late, a)  # written first, committed last
+        _sell(early, b)
+        early.commit()  # not blocked by `late`: no lock is shared until commit
+        assert _position(early)[:3] == (1, base + 1, True)
+        assert _positions_of(fresh_db, b, base) == [base + 1]
+        late.commit()
+        assert _position(late)[:3] == (1, base + 2, True)
+        assert _positions_of(fresh_db, a, base) == [base + 2]
+    finally:
+        early.close()
+        late.close()
+
+
+def test_positioner_waits_a_bounded_time_behind_a_decision_0001_writer_and_reports_the_backlog(
+    fresh_db: str,
+) -> None:
+    a, b = _product(fresh_db), _product(fresh_db)
+    base = _last_id(fresh_db)
+    holder = psycopg.connect(fresh_db)  # no setting: draws its id under the counter lock
+    try:
+        _sell(holder, a)
+        with _deferred(fresh_db) as conn:
+            _sell(conn, b)
+            conn.commit()
+            started = time.monotonic()
+            positioned, last, locked, waiting, oldest = _position(conn, wait_ms=300)
+            took = time.monotonic() - started
+            assert (positioned, last, locked, waiting) == (0, base, False, 1)
+            assert oldest is not None and oldest >= 0
+            assert 0.25 <= took < 5
+            # the non-waiting form (what the timer runs) skips at once
+            assert _position(conn, wait_ms=0)[2] is False
+            holder.commit()  # base+1 is the holder's, drawn under the lock
+            assert _position(conn)[:3] == (1, base + 2, True)
+        assert _positions_of(fresh_db, a, base) == [base + 1]
+        assert _positions_of(fresh_db, b, base) == [base + 2]
+    finally:
+        holder.close()
+
+
+def test_rolled_back_deferred_events_take_no_position(fresh_db: str) -> None:
+    p = _product(fresh_db)
+    base = _last_id(fresh_db)
+    with _deferred(fresh_db) as conn:
+        _sell(conn, p)
+        conn.rollback()
+        _sell(conn, p)
+        conn.commit()
+        assert _position(conn)[:2] == (1, base + 1)
+
+
+def test_parallel_writers_and_positioners_give_a_dense_order_a_paging_reader_never_skips(
+    fresh_db: str,
+) -> None:
+    products = [_product(fresh_db, 100_000) for _ in range(8)]
+    base = _last_id(fresh_db)
+    stop = threading.Event()
+    written = [0] * len(products)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        rng = random.Random(n)
+        try:
+            with _deferred(fresh_db) as conn:
+                while not stop.is_set():
+                    for _ in range(rng.randint(1, 3)):  # 1-3 events per transaction
+                        _sell(conn, products[n])
+                        written[n] += 1
+                    if rng.random() < 0.3:
+                        time.sleep(rng.random() / 200)  # commit late, out of write order
+                    conn.commit()
+                    if rng.random() < 0.5:
+                        _position(conn, wait_ms=2000)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    seen: list[int] = []
+
+    def reader() -> None:
+        # what the feed does: page by position, never look back
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            cursor = base
+            while not stop.is_set() or cursor < _last_id(fresh_db):
+                rows = conn.execute(
+                    "SELECT id FROM inventory_events WHERE id > %s ORDER BY id LIMIT 500",
+                    (cursor,),
+                ).fetchall()
+                for (i,) in rows:
+                    seen.append(i)
+                    cursor = i
+                if not rows:
+                    with psycopg.connect(fresh_db, autocommit=True) as timer:
+                        _position(timer, wait_ms=0)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(len(products))]
+    threads.append(threading.Thread(target=reader))
+    for t in threads:
+        t.start()
+    time.sleep(3)
+    stop.set()
+    for t in threads[:-1]:
+        t.join(30)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        _position(conn)
+    threads[-1].join(30)
+    assert not errors
+    total = sum(written)
+    assert total > 100
+    assert _last_id(fresh_db) == base + total
+    assert seen == list(range(base + 1, base + total + 1))  # no gap, no duplicate, in order
+    with psycopg.connect(fresh_db) as conn:
+        row = conn.execute("SELECT count(*) FROM inventory_events WHERE id IS NULL").fetchone()
+        assert row is not None and row[0] == 0
+        # one transaction's events arrive together, in write order
+        split = conn.execute(
+            "SELECT tx FROM inventory_events WHERE id > %s GROUP BY tx"
+            " HAVING max(id) - min(id) + 1 <> count(*)"
+            " OR array_agg(id ORDER BY seq) <> array_agg(id ORDER BY id)",
+            (base,),
+        ).fetchall()
+    assert split == []
