@@ -72,15 +72,27 @@ RETURNS TABLE (positioned bigint, last_id bigint, ran boolean,
 LANGUAGE plpgsql AS $$
 DECLARE
     v_timeout text := current_setting('lock_timeout');
-    v_ran     boolean := true;
+    v_ran     boolean;
+    v_covered boolean := false;  -- numbered by a run that started after our caller's COMMIT
     v_total   bigint := 0;
 BEGIN
     PERFORM set_config('lock_timeout', greatest(p_wait_ms, 1) || 'ms', true);
     BEGIN
-        IF p_wait_ms > 0 THEN
-            PERFORM pg_advisory_xact_lock(stockline_inventory_events_lock_key());
-        ELSIF NOT pg_try_advisory_xact_lock(stockline_inventory_events_lock_key()) THEN
-            v_ran := false;
+        v_ran := pg_try_advisory_xact_lock(stockline_inventory_events_lock_key());
+        IF NOT v_ran AND p_wait_ms > 0 THEN
+            -- Another positioner runs; its snapshot may predate our caller's COMMIT. Wait
+            -- until it ends (a shared lock, granted to every waiter at once and dropped at
+            -- once), then number ourselves; if yet another one got in first, it started
+            -- after that COMMIT, so waiting for it to end is enough. Callers never queue
+            -- one behind the other, and each batch takes in whatever committed meanwhile.
+            PERFORM pg_advisory_lock_shared(stockline_inventory_events_lock_key()),
+                    pg_advisory_unlock_shared(stockline_inventory_events_lock_key());
+            v_ran := pg_try_advisory_xact_lock(stockline_inventory_events_lock_key());
+            IF NOT v_ran THEN
+                PERFORM pg_advisory_lock_shared(stockline_inventory_events_lock_key()),
+                        pg_advisory_unlock_shared(stockline_inventory_events_lock_key());
+                v_covered := true;
+            END IF;
         END IF;
         IF v_ran THEN
             WITH todo AS (
@@ -105,6 +117,7 @@ BEGIN
         v_total := 0;
     END;
     PERFORM set_config('lock_timeout', v_timeout, true);
+    v_ran := v_ran OR v_covered;
     IF v_total > 0 THEN
         -- one doorbell for the whole batch: NOTIFY serialises commits cluster-wide, so
         -- these writers ring nothing and the positioner rings once per batch
