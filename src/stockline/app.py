@@ -102,7 +102,6 @@ async def start(services: Services, tasks: TaskOwner) -> None:
     tasks.start("housekeeping", lambda: _housekeeping(services))
     tasks.start("leader", services.worker.leader.run)
     tasks.start("worker", services.worker.run)
-    tasks.start("worker-observe", services.worker.observe)
     for name, run in services.events.runners().items():
         tasks.start(name, run)
     # streams end on SIGTERM, before uvicorn waits for open responses
@@ -124,7 +123,7 @@ async def stop(services: Services, tasks: TaskOwner) -> list[str]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:

@@ -63,6 +63,23 @@ async def create_admin(conn: psycopg.AsyncConnection[Any], email: str, password:
     return int(row["id"])
 
 
+async def ensure_admin(conn: psycopg.AsyncConnection[Any], email: str, password: str) -> int:
+    """Like create_admin, but an enabled admin whose password already matches is left
+    alone, so a restarted demo does not end the sessions of people logged in."""
+    cur = await conn.execute(_Q["select_admin_by_email"], {"email": email})
+    row = await cur.fetchone()
+    if row is not None and not row["disabled"] and _verify_sync(row["password_hash"], password):
+        return int(row["id"])
+    return await create_admin(conn, email, password)
+
+
+async def kiosk_for_token(conn: psycopg.AsyncConnection[Any], token: str) -> int | None:
+    """The id of the active kiosk holding this token, if any."""
+    cur = await conn.execute(_Q["select_kiosk_by_token"], {"token_hash": token_hash(token)})
+    row = await cur.fetchone()
+    return None if row is None else int(row["id"])
+
+
 async def list_kiosks(conn: psycopg.AsyncConnection[Any]) -> list[dict[str, Any]]:
     cur = await conn.execute(_Q["select_kiosks"])
     return list(await cur.fetchall())

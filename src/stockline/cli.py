@@ -1,87 +1,41 @@
-"""The `stockline` command line."""
+"""The `stockline` command line.
+
+One-shot commands print their result and stay quiet otherwise (`-v` shows their log
+lines); `serve` and `demo` log as servers do. Every mistake an operator can make in
+options, settings or the database URL ends in one line on stderr and exit status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
 import logging
 import os
-import secrets
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 import psycopg
 from psycopg.rows import dict_row
-from pydantic import SecretStr
 
+from stockline import __version__
 from stockline.config import Settings
+from stockline.launch import (
+    UsageError,
+    check_port_free,
+    describe_connect_error,
+    load_settings,
+    open_database,
+)
 from stockline.logs import configure_logging
 
 log = logging.getLogger("stockline.cli")
 
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as exc:  # pydantic names the bad variable
-        print(f"stockline: invalid configuration: {exc}", file=sys.stderr)
-        raise SystemExit(2) from exc
-
-
-@contextlib.contextmanager
-def open_database(settings: Settings) -> Iterator[Settings]:
-    """Use DATABASE_URL, or start the embedded PostgreSQL 18 for the life of the command."""
-    if settings.database_url is not None:
-        info = psycopg.conninfo.conninfo_to_dict(settings.dsn())
-        log.info(
-            "using database",
-            extra={
-                "action": "database",
-                "mode": "external",
-                "host": info.get("host", "local socket"),
-                "port": info.get("port", "5432"),
-                "dbname": info.get("dbname", ""),
-            },
-        )
-        yield settings
-        return
-    from stockline.db.embedded import start_embedded
-
-    log.info(
-        "starting embedded PostgreSQL",
-        extra={"action": "database", "mode": "embedded", "data_dir": str(settings.data_dir)},
-    )
-    db = start_embedded(settings.data_dir)
-    # worker processes inherit the environment: they attach to this server
-    os.environ["DATABASE_URL"] = db.url
-    log.info(
-        "embedded PostgreSQL ready",
-        extra={"action": "database", "mode": "embedded", "pgdata": str(db.pgdata), "url": db.url},
-    )
-    try:
-        yield settings.model_copy(update={"database_url": SecretStr(db.url)})
-    finally:
-        # stops the server unless another stockline process is still attached to it
-        db.server.cleanup()
-        log.info("embedded PostgreSQL released", extra={"action": "database", "mode": "embedded"})
-
-
-def _migrate(settings: Settings) -> None:
-    from stockline.db.migrate import migrate
-
-    applied = migrate(settings.dsn())
-    log.info("migrations done", extra={"action": "migrate", "applied": ",".join(applied) or "none"})
-
-
-def cmd_migrate(args: argparse.Namespace) -> int:
-    with open_database(_settings()) as settings:
-        _migrate(settings)
-    return 0
+# commands that run a server: their log lines are their output
+_SERVERS = {"serve", "demo"}
 
 
 def _run_async(settings: Settings, fn: Callable[[psycopg.AsyncConnection[Any]], Any]) -> Any:
@@ -94,41 +48,54 @@ def _run_async(settings: Settings, fn: Callable[[psycopg.AsyncConnection[Any]], 
     return asyncio.run(main())
 
 
-def cmd_admin_create(args: argparse.Namespace) -> int:
-    from stockline import auth
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from stockline.db.migrate import migrate
 
+    with open_database(settings, migrate=False) as db:
+        applied = migrate(db.dsn())
+    print(f"applied {', '.join(applied)}" if applied else "the schema is up to date")
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = getpass.getpass("Password: ")
-    if len(password) < 8:
-        print("stockline: the password must be at least 8 characters", file=sys.stderr)
-        return 2
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "admin create: no terminal to ask for the password; pipe it in with --password-stdin"
+        )
+    try:
+        return getpass.getpass("Password: ")
+    except EOFError:
+        raise UsageError("admin create: no password given") from None
+
+
+def cmd_admin_create(args: argparse.Namespace, settings: Settings) -> int:
+    from stockline import auth
     from stockline.errors import InvalidInput
     from stockline.system_config import normalise_recipients
 
     try:
         email = normalise_recipients([args.email])[0]
     except InvalidInput as exc:
-        print(f"stockline: {exc.detail}", file=sys.stderr)
-        return 2
-    with open_database(_settings()) as settings:
-        _migrate(settings)
-        admin_id = _run_async(settings, lambda c: auth.create_admin(c, email, password))
+        raise UsageError(f"admin create: {exc.detail}") from None
+    password = _read_password(args)
+    if len(password) < 8:
+        raise UsageError("admin create: the password must be at least 8 characters")
+    with open_database(settings) as db:
+        admin_id = _run_async(db, lambda c: auth.create_admin(c, email, password))
     print(f"admin {email} ready (id {admin_id})")
     return 0
 
 
-def cmd_kiosk_create(args: argparse.Namespace) -> int:
+def cmd_kiosk_create(args: argparse.Namespace, settings: Settings) -> int:
     from stockline import auth
 
     name = args.name.strip()
     if not name or len(name) > 200:
-        print("stockline: the kiosk name must be 1 to 200 characters", file=sys.stderr)
-        return 2
-    with open_database(_settings()) as settings:
-        _migrate(settings)
-        kiosk_id, token = _run_async(settings, lambda c: auth.create_kiosk(c, name))
+        raise UsageError("kiosk create: the name must be 1 to 200 characters")
+    with open_database(settings) as db:
+        kiosk_id, token = _run_async(db, lambda c: auth.create_kiosk(c, name))
     print(
         f"kiosk {name!r} created (id {kiosk_id}). Its token, shown only this once:", file=sys.stderr
     )
@@ -136,32 +103,51 @@ def cmd_kiosk_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_kiosk_list(args: argparse.Namespace) -> int:
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Columns padded to their widest cell; the last one is left ragged."""
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for row in cells:
+        padded = [c.ljust(w) for c, w in zip(row[:-1], widths[:-1], strict=True)]
+        lines.append("  ".join([*padded, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+def cmd_kiosk_list(args: argparse.Namespace, settings: Settings) -> int:
     from stockline import auth
 
-    with open_database(_settings()) as settings:
-        _migrate(settings)
-        kiosks = _run_async(settings, auth.list_kiosks)
-    for k in kiosks:
-        state = "revoked" if k["disabled"] else "active"
-        print(f"{k['id']}\t{state}\t{k['created_at']:%Y-%m-%d %H:%M}\t{k['name']}")
+    # read-only: listing must not change the schema of a database it looks at
+    with open_database(settings, migrate=False) as db:
+        kiosks = _run_async(db, auth.list_kiosks)
+    if not kiosks:
+        print("no kiosks yet (stockline kiosk create NAME)")
+        return 0
+    rows = [
+        (
+            k["id"],
+            "revoked" if k["disabled"] else "active",
+            f"{k['created_at']:%Y-%m-%d %H:%M}",
+            k["name"],
+        )
+        for k in kiosks
+    ]
+    print(table(("ID", "STATE", "CREATED", "NAME"), rows))
     return 0
 
 
-def cmd_kiosk_revoke(args: argparse.Namespace) -> int:
+def cmd_kiosk_revoke(args: argparse.Namespace, settings: Settings) -> int:
     from stockline import auth
 
-    with open_database(_settings()) as settings:
-        _migrate(settings)
-        name = _run_async(settings, lambda c: auth.revoke_kiosk(c, args.id))
+    with open_database(settings) as db:
+        name = _run_async(db, lambda c: auth.revoke_kiosk(c, args.id))
     if name is None:
-        print(f"stockline: no kiosk with id {args.id}", file=sys.stderr)
-        return 2
+        raise UsageError(f"kiosk revoke: no kiosk with id {args.id}")
     print(f"kiosk {name!r} (id {args.id}) revoked: its token no longer works")
     return 0
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from stockline.inventory.verify import verify
 
     show = sys.stderr.isatty() or args.progress
@@ -176,16 +162,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-    with open_database(_settings()) as settings, psycopg.connect(settings.dsn()) as conn:
-        mismatches = verify(conn, progress=progress)
-    if mismatches:
-        print(f"verify: {len(mismatches)} product(s) out of balance:")
-        for m in mismatches:
+    with open_database(settings, migrate=False) as db, psycopg.connect(db.dsn()) as conn:
+        result = verify(conn, progress=progress)
+    products = f"{result.checked} product{'' if result.checked == 1 else 's'}"
+    if result.mismatches:
+        print(f"verify: {len(result.mismatches)} of {products} out of balance:")
+        for m in result.mismatches:
             print("  " + m.describe())
         return 1
     print(
-        "verify: ok — snapshot, products.stock_quantity and SUM(ledger.delta) agree "
-        "for every product"
+        f"verify: ok, {products} checked: stock_quantity, snapshot and SUM(ledger.delta) "
+        "agree and the low/negative flags follow the stock"
     )
     return 0
 
@@ -217,29 +204,30 @@ def _exit_quietly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    with open_database(_settings()) as settings:
-        _migrate(settings)
-        _run_server(settings, args.host, args.port, args.workers)
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    check_port_free(args.host, args.port)
+    with open_database(settings, exclusive="serve") as db:
+        _run_server(db, args.host, args.port, args.workers)
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from stockline import demo
 
-    with open_database(_settings()) as settings:
-        _migrate(settings)
-        password = secrets.token_urlsafe(9)
-        details = _run_async(
-            settings, lambda c: demo.prepare(c, password, settings.admin_notification_emails)
+    check_port_free(args.host, args.port)
+    with open_database(settings, exclusive="demo") as db:
+        creds = _run_async(
+            db, lambda c: demo.prepare(c, settings.data_dir, settings.admin_notification_emails)
         )
-        _announce_demo(args, settings, details, password)
-        if args.simulate > 0:
-            # the simulated kiosk buys; the demo admin restocks what runs low
-            demo.start_simulated_kiosk(
-                _base_url(args), details["kiosk_token"], args.simulate, admin_password=password
-            )
-        _run_server(settings, args.host, args.port, args.workers)
+        _announce_demo(args, db, creds)
+        demo.start_simulated_shop(
+            _base_url(args),
+            creds.kiosk_token,
+            args.simulate,
+            creds.restocker_email,
+            creds.restocker_password,
+        )
+        _run_server(db, args.host, args.port, args.workers)
     return 0
 
 
@@ -248,26 +236,25 @@ def _base_url(args: argparse.Namespace) -> str:
     return f"http://{'127.0.0.1' if wildcard else args.host}:{args.port}"
 
 
-def _announce_demo(
-    args: argparse.Namespace, settings: Settings, details: dict[str, Any], password: str
-) -> None:
+def _announce_demo(args: argparse.Namespace, settings: Settings, creds: Any) -> None:
     base = _base_url(args)
     print(
         "\n  stockline demo shop is starting\n"
         f"  admin portal : {base}/admin\n"
-        f"    email      : {details['email']}\n"
-        f"    password   : {password}\n"
+        f"    email      : {creds.admin_email}\n"
+        f"    password   : {creds.admin_password}\n"
         f"  kiosk        : {base}/kiosk\n"
-        f"    kiosk token: {details['kiosk_token']}\n"
+        f"    kiosk token: {creds.kiosk_token}\n"
         f"  API (OpenAPI): {base}/openapi.json\n"
+        f"  credentials  : kept in {settings.data_dir / 'demo-credentials.json'}\n"
         + (
             f"  mail         : low-stock mail goes to {settings.smtp_host} (SMTP)\n"
             if settings.smtp_host
             else "  mail         : no SMTP_HOST: low-stock mail is captured in the admin portal\n"
         )
         + (
-            f"  simulation   : a kiosk buys about {args.simulate:g} times a second and the demo "
-            "admin restocks what runs low (--simulate 0 turns it off)\n"
+            f"  simulation   : a kiosk buys about {args.simulate:g} times a second and "
+            f"{creds.restocker_email} restocks what runs low (--simulate 0 turns it off)\n"
             if args.simulate > 0
             else ""
         ),
@@ -275,40 +262,84 @@ def _announce_demo(
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # one line, like every other mistake; the usage is one --help away
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (1 to 65535)")
+    return value
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"{value} processes: give 1 to 64")
+    return value
+
+
+def _add_server_options(p: argparse.ArgumentParser, workers_help: str) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default 8000)")
+    p.add_argument("--workers", type=_workers, default=1, help=workers_help)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    quiet = _Parser(add_help=False)
+    quiet.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="also print log lines (database start, migrations)",
+    )
+    parser = _Parser(
         prog="stockline",
+        parents=[quiet],
         description="Inventory ledger, live stock events and low-stock alerting for a kiosk "
         "shop. Without DATABASE_URL an embedded PostgreSQL 18 is started in the user's data "
         "directory (STOCKLINE_DATA_DIR).",
     )
+    parser.add_argument("--version", action="version", version=f"stockline {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser(
+    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        made: argparse.ArgumentParser = sub.add_parser(name, parents=[quiet], **kwargs)
+        return made
+
+    serve = command(
         "serve",
         help="run the HTTP service (migrates first)",
         description="Run the API, pages, event stream and mail worker.",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    serve.add_argument(
-        "--workers", type=int, default=1, help="worker processes sharing the port (default 1)"
-    )
+    _add_server_options(serve, "worker processes sharing the port, 1 to 64 (default 1)")
     serve.set_defaults(func=cmd_serve)
 
-    mig = sub.add_parser(
+    mig = command(
         "migrate",
         help="apply pending database migrations",
         description="Apply pending migrations (safe to run concurrently).",
     )
     mig.set_defaults(func=cmd_migrate)
 
-    admin = sub.add_parser("admin", help="manage admins", description="Manage admin accounts.")
+    admin = command("admin", help="manage admins", description="Manage admin accounts.")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
     create = admin_sub.add_parser(
         "create",
+        parents=[quiet],
         help="create an admin (or reset its password)",
-        description="Create an admin, or reset its password.",
+        description="Create an admin, or reset its password (ending its sessions). Without "
+        "--password-stdin the password is asked for on the terminal.",
     )
     create.add_argument("email")
     create.add_argument(
@@ -318,46 +349,53 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.set_defaults(func=cmd_admin_create)
 
-    kiosk = sub.add_parser("kiosk", help="manage kiosks", description="Manage kiosks.")
+    kiosk = command("kiosk", help="manage kiosks", description="Manage kiosks.")
     kiosk_sub = kiosk.add_subparsers(dest="kiosk_command", required=True, metavar="ACTION")
     kcreate = kiosk_sub.add_parser(
         "create",
+        parents=[quiet],
         help="create a kiosk and print its token once",
         description="Create a kiosk; its token is printed once.",
     )
     kcreate.add_argument("name")
     kcreate.set_defaults(func=cmd_kiosk_create)
     klist = kiosk_sub.add_parser(
-        "list", help="list kiosks (id, state, created, name)", description="List kiosks."
+        "list",
+        parents=[quiet],
+        help="list kiosks (id, state, created, name)",
+        description="List kiosks as a table. Changes nothing (no migration either).",
     )
     klist.set_defaults(func=cmd_kiosk_list)
     krevoke = kiosk_sub.add_parser(
         "revoke",
+        parents=[quiet],
         help="revoke a kiosk's token (rotate: create a new kiosk, then revoke the old one)",
         description="Disable a kiosk by id; its token stops working on the next request.",
     )
     krevoke.add_argument("id", type=int)
     krevoke.set_defaults(func=cmd_kiosk_revoke)
 
-    ver = sub.add_parser(
+    ver = command(
         "verify",
-        help="check snapshot = stock = SUM(ledger) for every product",
-        description="Check S-1 for every product; exit 1 listing mismatches.",
+        help="check that stock, snapshot and ledger agree for every product",
+        description="Check every product: products.stock_quantity, "
+        "inventory_snapshot.current_stock and SUM(inventory_ledger.delta) must be equal, and "
+        "the low-stock and negative flags must follow the stock. Exit 0 when all agree, 1 "
+        "listing each product that does not. Changes nothing.",
     )
     ver.add_argument(
         "--progress", action="store_true", help="show progress even when stderr is not a terminal"
     )
     ver.set_defaults(func=cmd_verify)
 
-    demo = sub.add_parser(
+    demo = command(
         "demo",
         help="run a ready demo shop",
-        description="Migrate, create sample products, a demo admin and a "
-        "kiosk, print the URLs and credentials, and serve.",
+        description="Migrate, create sample products, a demo admin and a kiosk, print the "
+        "URLs and credentials, and serve. The credentials are kept in the data directory "
+        "and stay the same across restarts.",
     )
-    demo.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    demo.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    demo.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    _add_server_options(demo, "worker processes, 1 to 64 (default 1)")
     demo.add_argument(
         "--simulate",
         type=float,
@@ -369,15 +407,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_level(args: argparse.Namespace, settings: Settings) -> str:
+    if args.command in _SERVERS or getattr(args, "verbose", False):
+        return settings.log_level
+    return "WARNING"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(os.environ.get("STOCKLINE_LOG_LEVEL", "INFO"))
+    url = os.environ.get("DATABASE_URL", "")
     try:
-        result: int = args.func(args)
+        settings = load_settings()
+        configure_logging(_log_level(args, settings), settings.log_format)
+        result: int = args.func(args, settings)
+    except UsageError as exc:
+        print(f"stockline: {exc}", file=sys.stderr)
+        return 2
+    except psycopg.errors.UndefinedTable:
+        print(
+            "stockline: the database has no stockline schema yet; run `stockline migrate`",
+            file=sys.stderr,
+        )
+        return 2
     except psycopg.OperationalError as exc:
-        print(f"stockline: cannot reach the database: {type(exc).__name__}", file=sys.stderr)
-        return 3
+        # the database went away after the first connection worked
+        print(f"stockline: {describe_connect_error(exc, url)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return result

@@ -11,6 +11,10 @@ import platformdirs
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# never echoed in an error message (launch.describe_settings_error)
+SECRET_SETTINGS = frozenset({"DATABASE_URL", "SMTP_PASSWORD"})
+LOG_FORMATS = ("auto", "json", "text")
+
 
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("stockline"))
@@ -89,18 +93,38 @@ class Settings(BaseSettings):
         default_factory=lambda: uuid.uuid4().hex[:12], alias="STOCKLINE_INSTANCE_ID"
     )
     log_level: str = Field(default="INFO", alias="STOCKLINE_LOG_LEVEL")
+    # auto: text when stderr is a terminal, JSON lines otherwise (journald, files, pipes)
+    log_format: str = Field(default="auto", alias="STOCKLINE_LOG_FORMAT")
 
     @field_validator("retry_schedule")
     @classmethod
     def _check_schedule(cls, value: str) -> str:
-        parts = [p.strip() for p in value.split(",") if p.strip()]
+        parts = [p.strip() for p in value.split(",")]
+        if not any(parts):
+            raise ValueError("must list at least one delay in seconds, e.g. 60,300,900")
         try:
             numbers = [float(p) for p in parts]
         except ValueError as exc:
-            raise ValueError("STOCKLINE_RETRY_SCHEDULE must be comma-separated seconds") from exc
-        if any(n < 0 for n in numbers):
-            raise ValueError("STOCKLINE_RETRY_SCHEDULE values must be >= 0")
+            raise ValueError("must be comma-separated seconds, e.g. 60,300,900") from exc
+        if any(not 0 <= n < 10**9 for n in numbers):  # NaN and inf fail this too
+            raise ValueError("delays must be seconds between 0 and 10^9")
         return ",".join(parts)
+
+    @field_validator("log_format")
+    @classmethod
+    def _check_log_format(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in LOG_FORMATS:
+            raise ValueError("must be one of auto, json, text")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return value
 
     @field_validator("smtp_tls")
     @classmethod

@@ -1,25 +1,42 @@
-"""`stockline demo`: a ready shop with sample products, a demo admin and a simulated kiosk."""
+"""`stockline demo`: a ready shop with sample products, a demo admin and a simulated kiosk.
+
+The demo's credentials live in the data directory (`demo-credentials.json`, mode 0600),
+so a restart prints the same password and kiosk token and open sessions keep working.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import random
-import threading
-import time
-import urllib.error
-import urllib.request
-import uuid
+import os
+import secrets
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from stockline import auth, system_config
 from stockline.inventory import products
+from stockline.simulator import RESTOCK_REASON, start_simulated_shop
+
+__all__ = [
+    "DEMO_EMAIL",
+    "RESTOCKER_EMAIL",
+    "RESTOCK_REASON",
+    "DemoCredentials",
+    "load_credentials",
+    "prepare",
+    "start_simulated_shop",
+]
 
 log = logging.getLogger(__name__)
 
 DEMO_EMAIL = "admin@demo-shop.example.com"
+# the simulator restocks as an admin of its own, so history tells it from a person
+RESTOCKER_EMAIL = "demo-restocker@demo-shop.example.com"
+DEMO_KIOSK_NAME = "demo kiosk"
+CREDENTIALS_FILE = "demo-credentials.json"
 SAMPLE_PRODUCTS = [
     ("COLA-033", "Cola 0.33 l", 250, 5, 24),
     ("WATER-05", "Still water 0.5 l", 150, 6, 30),
@@ -32,10 +49,61 @@ SAMPLE_PRODUCTS = [
 ]
 
 
+@dataclass(frozen=True)
+class DemoCredentials:
+    admin_email: str
+    admin_password: str
+    restocker_email: str
+    restocker_password: str
+    kiosk_token: str = ""
+
+
+def _new_credentials() -> DemoCredentials:
+    return DemoCredentials(
+        admin_email=DEMO_EMAIL,
+        admin_password=secrets.token_urlsafe(9),
+        restocker_email=RESTOCKER_EMAIL,
+        restocker_password=secrets.token_urlsafe(24),
+    )
+
+
+def load_credentials(data_dir: Path) -> DemoCredentials:
+    """The stored credentials, or new ones (stored at once) on a first start."""
+    path = data_dir / CREDENTIALS_FILE
+    try:
+        stored = json.loads(path.read_text())
+        return DemoCredentials(**{k: str(stored[k]) for k in DemoCredentials.__dataclass_fields__})
+    except FileNotFoundError:
+        pass
+    except (ValueError, KeyError, TypeError):
+        log.warning(
+            "demo credentials file unreadable; making new ones",
+            extra={"action": "demo_credentials_reset", "path": str(path)},
+        )
+    creds = _new_credentials()
+    _store(data_dir, creds)
+    return creds
+
+
+def _store(data_dir: Path, creds: DemoCredentials) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / CREDENTIALS_FILE
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(asdict(creds), out, indent=2)
+    tmp.replace(path)  # atomic: a crash leaves the old file or the new one
+
+
 async def prepare(
-    conn: psycopg.AsyncConnection[Any], password: str, seed_recipients: str = ""
-) -> dict[str, Any]:
-    await auth.create_admin(conn, DEMO_EMAIL, password)
+    conn: psycopg.AsyncConnection[Any],
+    data_dir: Path,
+    seed_recipients: str = "",
+) -> DemoCredentials:
+    """Sample products once, the two demo admins and the one demo kiosk; idempotent."""
+    creds = load_credentials(data_dir)
+    await auth.ensure_admin(conn, creds.admin_email, creds.admin_password)
+    await auth.ensure_admin(conn, creds.restocker_email, creds.restocker_password)
     if not await products.list_products(conn):
         for sku, name, price, threshold, stock in SAMPLE_PRODUCTS:
             await products.create_product(
@@ -49,107 +117,12 @@ async def prepare(
     # a breach needs somebody to tell: without any recipient the demo admin gets the mail
     config = await system_config.read_config(conn, seed_recipients)
     if not config.notification_recipients:
-        await system_config.update_config(conn, admin_id=None, notification_recipients=[DEMO_EMAIL])
-    _, token = await auth.create_kiosk(conn, f"demo kiosk {time.strftime('%Y-%m-%d %H:%M')}")
-    return {"email": DEMO_EMAIL, "kiosk_token": token, "password": password}
-
-
-def _call(base: str, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method="POST" if data else "GET")  # noqa: S310 - our own http URL
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    req.add_header("Content-Type", "application/json")
-    if data:
-        req.add_header("Idempotency-Key", uuid.uuid4().hex)
-    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
-        return json.loads(resp.read() or b"null")
-
-
-RESTOCK_REASON = "delivery (demo restock)"
-
-
-class _SimulatedShop:
-    """A kiosk that buys now and then, and a stock clerk who restocks what runs low.
-
-    Products close to their threshold sell more often, so a fresh demo soon shows a
-    breach (and its captured email); a low product is restocked after a while, so the
-    breach clears and can happen again.
-    """
-
-    def __init__(self, base: str, kiosk_token: str, admin_email: str, admin_password: str):
-        self.base = base
-        self.kiosk_token = kiosk_token
-        self.admin_email = admin_email
-        self.admin_password = admin_password
-        self.admin_token = ""
-
-    def step(self) -> None:
-        items = list(_call(self.base, "/api/inventory", self.kiosk_token) or [])
-        if not items:
-            return
-        low = [i for i in items if i["low_stock_flag"] or i["current_stock"] <= 0]
-        if low and self.admin_password and random.random() < 0.3:
-            self.restock(random.choice(low))
-            return
-        weights = [
-            4
-            if i["low_stock_threshold"] is not None
-            and i["current_stock"] <= i["low_stock_threshold"] + 3
-            else 1
-            for i in items
-        ]
-        pick = random.choices(items, weights)[0]
-        _call(
-            self.base,
-            "/api/purchases",
-            self.kiosk_token,
-            {"items": [{"product_id": pick["product_id"], "quantity": random.randint(1, 2)}]},
+        await system_config.update_config(
+            conn, admin_id=None, notification_recipients=[creds.admin_email]
         )
-
-    def restock(self, item: dict[str, Any]) -> None:
-        if not self.admin_token:
-            answer = _call(
-                self.base,
-                "/api/auth/login",
-                "",
-                {"email": self.admin_email, "password": self.admin_password},
-            )
-            self.admin_token = str(answer["access_token"])
-        threshold = item["low_stock_threshold"] or 0
-        target = max(3 * threshold, 12)
-        delta = target - int(item["current_stock"])
-        if delta > 0:
-            _call(
-                self.base,
-                f"/api/inventory/{item['product_id']}/adjustments",
-                self.admin_token,
-                {"delta": delta, "reason": RESTOCK_REASON},
-            )
-
-
-def start_simulated_kiosk(
-    base: str,
-    kiosk_token: str,
-    per_second: float,
-    admin_email: str = DEMO_EMAIL,
-    admin_password: str = "",
-) -> None:
-    """A background thread buying `per_second` times a second on average (0: none)."""
-    if per_second <= 0:
-        return
-    shop = _SimulatedShop(base, kiosk_token, admin_email, admin_password)
-
-    def run() -> None:
-        time.sleep(2)
-        while True:
-            try:
-                shop.step()
-            except urllib.error.HTTPError as exc:
-                if exc.code == 401:
-                    shop.admin_token = ""  # session expired: log in again next time
-            except (urllib.error.URLError, OSError, ValueError, KeyError):
-                pass  # server starting or stopping
-            time.sleep(random.expovariate(per_second))
-
-    threading.Thread(target=run, name="simulated-kiosk", daemon=True).start()
+    if not creds.kiosk_token or await auth.kiosk_for_token(conn, creds.kiosk_token) is None:
+        # first start, a new database, or the demo kiosk was revoked: one new kiosk
+        _, token = await auth.create_kiosk(conn, DEMO_KIOSK_NAME)
+        creds = replace(creds, kiosk_token=token)
+        _store(data_dir, creds)
+    return creds

@@ -223,19 +223,6 @@ class Worker:
             return None  # the breach payload is enough for a message
         return dict(row) if row else None
 
-    async def observe(self) -> None:
-        """Queue depth for /metrics, from every process (livemax across them)."""
-        metrics.WORKER_LEADER.set(1 if self._leader.leading else 0)
-        while True:
-            try:
-                async with self._pool.connection() as conn:
-                    counts = await n.queue_depth(conn)
-                for status, count in counts.items():
-                    metrics.NOTIFICATION_QUEUE.labels(status).set(count)
-            except Exception:
-                log.debug("queue depth unavailable", extra={"action": "queue_depth_failed"})
-            await asyncio.sleep(min(self._settings.worker_poll_seconds, 5.0))
-
     async def stop(self, grace_seconds: float = 2.0) -> None:
         """Stop claiming; give sends in flight a moment to finish and record."""
         self._stopping = True

@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from stockline import metrics
 from stockline.config import Settings
 from stockline.db.pool import connect_dedicated
 
@@ -51,6 +52,7 @@ class Listener:
                         extra={"action": "listener_lost", "error": type(exc).__name__},
                     )
                 self.connected.clear()
+                metrics.LISTENER_CONNECTED.set(0)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
@@ -66,6 +68,7 @@ class Listener:
                 log.info("listener reconnected", extra={"action": "listener_reconnected"})
             self.reconnects += 1
             self.connected.set()
+            metrics.LISTENER_CONNECTED.set(1)
             self._ring_all()
             async for notify in conn.notifies():
                 for callback in self._callbacks.get(notify.channel, ()):

@@ -1,4 +1,4 @@
-"""`stockline verify`: S-1 for every product, checked in id ranges with progress."""
+"""`stockline verify`: S-1 for every product, checked in batches with progress."""
 
 from __future__ import annotations
 
@@ -34,31 +34,40 @@ class Mismatch:
         )
 
 
+@dataclass(frozen=True)
+class VerifyResult:
+    checked: int
+    mismatches: list[Mismatch]
+
+
 def verify(
     conn: psycopg.Connection[Any],
     *,
     batch: int = 5000,
     progress: Callable[[int, int], None] | None = None,
-) -> list[Mismatch]:
+) -> VerifyResult:
     """Every product whose stock, snapshot, ledger sum or flags disagree.
 
-    Runs in one REPEATABLE READ transaction so a live shop is checked as of one moment.
+    Runs in one REPEATABLE READ transaction so a live shop is checked as of one moment;
+    `progress(done, total)` counts products.
     """
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     found: list[Mismatch] = []
+    done = 0
     with conn.transaction():
-        bounds = conn.execute(_Q["select_product_id_bounds"]).fetchone()
-        assert bounds is not None
-        lo, hi, total = int(bounds[0]), int(bounds[1]), int(bounds[2])
-        done = 0
-        start = lo
+        row = conn.execute(_Q["select_product_count"]).fetchone()
+        total = int(row[0]) if row else 0
+        lo = 0
         with conn.cursor(row_factory=class_row(Mismatch)) as cur:
-            while total and start <= hi:
-                end = start + batch - 1
-                cur.execute(_Q["select_mismatches"], {"lo": start, "hi": end})
+            while done < total:
+                step = conn.execute(_Q["select_next_batch"], {"lo": lo, "batch": batch}).fetchone()
+                if step is None or not step[1]:
+                    break
+                hi, n = int(step[0]), int(step[1])
+                cur.execute(_Q["select_mismatches"], {"lo": lo, "hi": hi})
                 found.extend(cur.fetchall())
-                done = min(total, done + batch)
+                done += n
                 if progress:
-                    progress(min(end, hi) - lo + 1, hi - lo + 1)
-                start = end + 1
-    return found
+                    progress(done, total)
+                lo = hi + 1
+    return VerifyResult(checked=done, mismatches=found)

@@ -7,8 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
+from prometheus_client.core import GaugeMetricFamily
 
-from stockline import metrics
+from stockline import cluster_metrics, metrics
 from stockline.api.deps import ServicesDep
 
 router = APIRouter(tags=["operations"])
@@ -47,6 +48,21 @@ async def healthz(services: ServicesDep) -> JSONResponse:
     response_class=Response,
     responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
 )
-async def prometheus_metrics() -> Response:
-    payload, content_type = metrics.render()
+async def prometheus_metrics(services: ServicesDep) -> Response:
+    extra = []
+    ok = 1
+    try:
+        async with asyncio.timeout(services.settings.db_connect_timeout * 2):
+            async with services.pool.connection() as conn:
+                extra = await cluster_metrics.collect(conn)
+    except Exception:
+        ok = 0  # the process's own figures still answer; the shop's are missing this time
+    extra.append(
+        GaugeMetricFamily(
+            "stockline_database_figures_ok",
+            "1 when this scrape could read the shop's figures from the database",
+            ok,
+        )
+    )
+    payload, content_type = metrics.render(extra)
     return Response(payload, media_type=content_type)

@@ -1,5 +1,11 @@
--- name: select_product_id_bounds
-SELECT COALESCE(min(id), 0) AS lo, COALESCE(max(id), 0) AS hi, count(*) AS n FROM products;
+-- name: select_product_count
+SELECT count(*) AS n FROM products;
+
+-- name: select_next_batch
+-- the next `batch` products by id: its last id and how many (ids have gaps, so progress
+-- counts products, not ids)
+SELECT max(id) AS hi, count(*) AS n
+  FROM (SELECT id FROM products WHERE id >= %(lo)s ORDER BY id LIMIT %(batch)s) b;
 
 -- name: select_mismatches
 -- S-1/S-2/S-3 for one id range: stock, snapshot and SUM(delta) agree, flags follow stock
