@@ -22,11 +22,6 @@ LEDGER_SOURCES = ("purchase", "manual_adjustment", "reconciliation", "system")
 _INT8_MAX = 2**63 - 1
 
 
-async def _one(conn: psycopg.AsyncConnection[Any], name: str, **params: Any) -> Any:
-    cur = await conn.execute(_Q[name], params)
-    return await cur.fetchone()
-
-
 async def collect(conn: psycopg.AsyncConnection[Any], timeout_ms: int = 5000) -> list[Metric]:
     async with conn.transaction():
         # a scrape must never queue behind a slow query for long
@@ -37,10 +32,12 @@ async def collect(conn: psycopg.AsyncConnection[Any], timeout_ms: int = 5000) ->
         by_source = dict.fromkeys(LEDGER_SOURCES, 0)
         for row in await cur.fetchall():
             by_source[str(row["source"])] = int(row["n"])
-        stock = await _one(conn, "select_stock_figures")
+        stock = await (await conn.execute(_Q["select_stock_figures"])).fetchone()
         by_status = await queue_depth(conn)
-        oldest = await _one(conn, "select_oldest_pending_age")
-        holders = await _one(conn, "select_worker_lock_holders", **LOCK_PARAMS)
+        oldest = await (await conn.execute(_Q["select_oldest_pending_age"])).fetchone()
+        cur = await conn.execute(_Q["select_worker_lock_holders"], LOCK_PARAMS)
+        holders = await cur.fetchone()
+        assert stock is not None and oldest is not None and holders is not None
         cur = await conn.execute(_VERIFY_Q["select_mismatches"], {"lo": 0, "hi": _INT8_MAX})
         mismatches = len(await cur.fetchall())
 

@@ -57,7 +57,8 @@ def _redact(text: str, url: str) -> str:
     password = re.search(r"password\s*=\s*(\S+)", secret)
     if password:
         text = text.replace(password.group(1), "***")
-    return text
+    # libpq quotes the fragment it choked on, which may be anything, a password too
+    return re.sub(r'"([^"\s]{2,})"', lambda m: '"…"' if m.group(1) in secret else m.group(0), text)
 
 
 def check_database_url(url: str) -> dict[str, str]:

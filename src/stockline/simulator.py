@@ -51,14 +51,26 @@ class SimulatedShop:
         self.restocker_password = restocker_password
         self.admin_token = ""
         self.pause = 0.0  # the current back-off, seconds; 0 when all is well
+        self.restock_pause = 0.0
+        self.restock_after = 0.0  # time.monotonic() before which the clerk waits
 
     def step(self) -> None:
         items = list(_call(self.base, "/api/inventory", self.kiosk_token) or [])
         if not items:
             return
         low = [i for i in items if i["low_stock_flag"] or i["current_stock"] <= 0]
-        if low and self.restocker_password and random.random() < 0.3:
-            self.restock(random.choice(low))
+        clerk_ready = self.restocker_password and time.monotonic() >= self.restock_after
+        if low and clerk_ready and random.random() < 0.3:
+            try:
+                self.restock(random.choice(low))
+                self.restock_pause = 0.0
+            except urllib.error.HTTPError as exc:
+                if exc.code not in (401, 429):
+                    raise
+                # only the clerk waits: the kiosk goes on selling meanwhile
+                self.admin_token = ""  # a session may have ended: log in afresh after
+                self.restock_pause = _back_off(self.restock_pause, exc, "demo restocking")
+                self.restock_after = time.monotonic() + self.restock_pause
             return
         weights = [
             4
@@ -95,20 +107,6 @@ class SimulatedShop:
                 {"delta": delta, "reason": RESTOCK_REASON},
             )
 
-    def refused(self, exc: urllib.error.HTTPError) -> float:
-        """Back off after a 401 or 429; returns the pause to take, in seconds."""
-        self.admin_token = ""  # a session may have ended: log in afresh after the pause
-        retry_after = exc.headers.get("Retry-After") if exc.headers else None
-        self.pause = min(MAX_PAUSE_SECONDS, max(5.0, self.pause * 2))
-        if retry_after and retry_after.isdigit():
-            self.pause = min(MAX_PAUSE_SECONDS, max(self.pause, float(retry_after)))
-        what = "credentials refused" if exc.code == 401 else "throttled"
-        log.warning(
-            f"demo simulation {what} (HTTP {exc.code}); pausing {self.pause:.0f} s",
-            extra={"action": "demo_simulation_paused", "status": exc.code, "pause": self.pause},
-        )
-        return self.pause
-
     def run_forever(self, per_second: float) -> None:
         time.sleep(2)
         while True:
@@ -117,11 +115,26 @@ class SimulatedShop:
                 self.step()
                 self.pause = 0.0
             except urllib.error.HTTPError as exc:
-                if exc.code in (401, 429):
-                    wait = self.refused(exc)
+                if exc.code in (401, 429):  # the kiosk's token was revoked, or throttled
+                    self.pause = _back_off(self.pause, exc, "demo kiosk")
+                    wait = self.pause
             except (urllib.error.URLError, OSError, ValueError, KeyError):
                 pass  # server starting or stopping
             time.sleep(wait)
+
+
+def _back_off(previous: float, exc: urllib.error.HTTPError, who: str) -> float:
+    """The next pause after a 401 or 429: doubled from 5 s up to 5 min, or Retry-After."""
+    pause = min(MAX_PAUSE_SECONDS, max(5.0, previous * 2))
+    retry_after = exc.headers.get("Retry-After") if exc.headers else None
+    if retry_after and retry_after.isdigit():
+        pause = min(MAX_PAUSE_SECONDS, max(pause, float(retry_after)))
+    what = "credentials refused" if exc.code == 401 else "throttled"
+    log.warning(
+        f"{who} {what} (HTTP {exc.code}); pausing {pause:.0f} s",
+        extra={"action": "demo_simulation_paused", "status": exc.code, "pause": pause},
+    )
+    return pause
 
 
 def start_simulated_shop(

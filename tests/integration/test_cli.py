@@ -9,6 +9,7 @@ import httpx
 import psycopg
 import pytest
 
+import stockline
 from tests.fixtures.server import start_server
 
 COMMANDS = [
@@ -111,8 +112,88 @@ def test_verify_shows_progress_when_asked(fresh_db: str) -> None:
     assert "verifying products: 1/1 (100%)" in out.stderr
 
 
-def test_unreachable_database_is_a_clear_error(fresh_db: str) -> None:
+def test_unreachable_database_is_one_line_naming_database_url(fresh_db: str) -> None:
     out = _run(["verify"], "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
-    assert out.returncode == 3
-    assert "cannot reach the database" in out.stderr
+    assert out.returncode == 2
+    assert out.stderr.startswith("stockline: DATABASE_URL: connection refused")
     assert "Traceback" not in out.stderr
+
+
+def test_version_is_printed() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "stockline", "--version"], capture_output=True, text=True
+    )
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"stockline {stockline.__version__}"
+
+
+def test_commands_print_their_result_and_log_lines_only_with_verbose(fresh_db: str) -> None:
+    for command in (["migrate"], ["verify"], ["kiosk", "list"]):
+        quiet = _run(command, fresh_db)
+        assert quiet.returncode == 0, quiet.stderr
+        assert quiet.stderr == "" and quiet.stdout.strip(), quiet
+        loud = _run(["-v", *command], fresh_db)
+        assert '"msg": "using database"' in loud.stderr
+        assert loud.stdout == quiet.stdout
+    assert _run(["migrate"], fresh_db).stdout == "the schema is up to date\n"
+    after = _run(["kiosk", "list", "--verbose"], fresh_db)
+    assert '"msg": "using database"' in after.stderr
+
+
+def test_kiosk_list_is_a_table_with_a_header(fresh_db: str) -> None:
+    assert (
+        _run(["kiosk", "list"], fresh_db).stdout == "no kiosks yet (stockline kiosk create NAME)\n"
+    )
+    for name in ("Front door", "Back office kiosk"):
+        assert _run(["kiosk", "create", name], fresh_db).returncode == 0
+    _run(["kiosk", "revoke", "1"], fresh_db)
+    lines = _run(["kiosk", "list"], fresh_db).stdout.splitlines()
+    assert lines[0].split() == ["ID", "STATE", "CREATED", "NAME"]
+    assert lines[1].split()[:2] == ["1", "revoked"] and lines[1].endswith("Front door")
+    assert lines[2].split()[:2] == ["2", "active"] and lines[2].endswith("Back office kiosk")
+    # columns line up: every row's name starts where the header's NAME does
+    column = lines[0].index("NAME")
+    assert all(line[column - 2 : column] == "  " for line in lines[1:])
+
+
+def test_kiosk_list_and_verify_do_not_migrate_a_database(pg_admin_url: str) -> None:
+    from tests.fixtures.postgres import create_database, drop_database, with_dbname
+
+    name = create_database(pg_admin_url)  # empty: no schema at all
+    try:
+        url = with_dbname(pg_admin_url, name)
+        for command in (["kiosk", "list"], ["verify"]):
+            out = _run(command, url)
+            assert out.returncode == 2
+            assert "no stockline schema yet; run `stockline migrate`" in out.stderr
+        with psycopg.connect(url) as conn:
+            tables = conn.execute(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchone()
+        assert tables == (0,)
+    finally:
+        drop_database(pg_admin_url, name)
+
+
+def test_verify_counts_products_not_ids(fresh_db: str) -> None:
+    with psycopg.connect(fresh_db) as conn:
+        # a gap in the ids, as deleted test rows or a failed insert leave
+        conn.execute("SELECT setval('products_id_seq', 100)")
+        for i in range(9):
+            conn.execute(
+                "INSERT INTO products (sku, name, price_cents) VALUES (%s, 'p', 1)", (f"G{i}",)
+            )
+            if i == 4:
+                conn.execute("SELECT setval('products_id_seq', 500)")
+    out = _run(["verify", "--progress"], fresh_db)
+    assert out.returncode == 0
+    assert "verifying products: 9/9 (100%)" in out.stderr
+    assert out.stdout.startswith("verify: ok, 9 products checked")
+
+
+def test_verify_help_says_what_is_checked_in_plain_words() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "stockline", "verify", "--help"], capture_output=True, text=True
+    )
+    assert "S-1" not in out.stdout
+    assert "SUM(inventory_ledger.delta)" in out.stdout

@@ -65,7 +65,7 @@ def test_embedded_database_keeps_data_between_runs_and_stops_after(data_dir: Pat
         timeout=180,
     )
     assert first.returncode == 0, first.stderr
-    assert "embedded PostgreSQL ready" in first.stderr
+    assert first.stderr.startswith("kiosk 'one' created")  # no log lines without -v
     pgdata = data_dir / "pgdata"
     assert (pgdata / "PG_VERSION").read_text().strip() == "18"
     assert not _postgres_running(pgdata)
@@ -141,3 +141,99 @@ def test_demo_prints_working_credentials_and_stops_its_database(data_dir: Path) 
         demo.wait(timeout=60)
     assert demo.returncode == 0, log_path.read_text()[-3000:]
     _assert_postgres_stops(data_dir / "pgdata")
+
+
+def _wait_for_banner(log_path: Path, proc: subprocess.Popen[bytes]) -> dict[str, str]:
+    deadline = time.monotonic() + 120
+    text = ""
+    while time.monotonic() < deadline and "kiosk token:" not in text:
+        assert proc.poll() is None, text[-3000:]
+        time.sleep(0.2)
+        text = log_path.read_text()
+    found = {
+        key: re.search(rf"{key}\s*: (\S+)", text) for key in ("email", "password", "kiosk token")
+    }
+    assert all(found.values()), text[-3000:]
+    return {key: m.group(1) for key, m in found.items() if m}
+
+
+def _wait_healthy(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise AssertionError("demo never became healthy")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=60)
+
+
+def test_a_second_demo_or_serve_on_the_data_dir_is_refused_and_a_restart_keeps_everything(
+    data_dir: Path,
+) -> None:
+    port = free_port()
+    first_log = data_dir.parent / "demo-1.log"
+    first = _launch(["demo", "--port", str(port), "--simulate", "0"], data_dir, first_log)
+    try:
+        creds = _wait_for_banner(first_log, first)
+        _wait_healthy(port, first)
+        base = f"http://127.0.0.1:{port}"
+        login = httpx.post(
+            base + "/api/auth/login",
+            json={"email": creds["email"], "password": creds["password"]},
+        )
+        session = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        # a second demo (another port) and a serve are refused while the first runs
+        for command in (
+            ["demo", "--port", str(free_port())],
+            ["serve", "--port", str(free_port())],
+        ):
+            second = subprocess.run(
+                [sys.executable, "-m", "stockline", *command],
+                env=_env(data_dir),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert second.returncode == 2
+            lines = second.stderr.strip().splitlines()
+            assert len(lines) == 1 and second.stdout == "", second.stderr
+            assert (
+                f"STOCKLINE_DATA_DIR {data_dir} is in use by stockline demo (pid {first.pid})"
+                in (lines[0])
+            )
+        # ... and the first is untouched: its session still works
+        assert httpx.get(base + "/api/admin/config", headers=session).status_code == 200
+    finally:
+        assert _stop(first) == 0, first_log.read_text()[-3000:]
+    _assert_postgres_stops(data_dir / "pgdata")
+
+    second_log = data_dir.parent / "demo-2.log"
+    again = _launch(["demo", "--port", str(port), "--simulate", "0"], data_dir, second_log)
+    try:
+        assert _wait_for_banner(second_log, again) == creds  # same password, same kiosk token
+        _wait_healthy(port, again)
+        base = f"http://127.0.0.1:{port}"
+        # the restart did not reset the password: the session from before still works
+        assert httpx.get(base + "/api/admin/config", headers=session).status_code == 200
+        kiosk = {"Authorization": f"Bearer {creds['kiosk token']}"}
+        assert httpx.get(base + "/api/products", headers=kiosk).status_code == 200
+    finally:
+        assert _stop(again) == 0, second_log.read_text()[-3000:]
+    listed = subprocess.run(
+        [sys.executable, "-m", "stockline", "kiosk", "list"],
+        env=_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    rows = listed.stdout.splitlines()[1:]
+    assert [r.split()[1] for r in rows] == ["active"], listed.stdout  # one demo kiosk, reused
+    stored = data_dir / "demo-credentials.json"
+    assert stored.stat().st_mode & 0o777 == 0o600

@@ -27,7 +27,12 @@ def test_two_processes_migrating_at_once_apply_each_migration_once(pg_admin_url:
         ]
         outputs = [p.communicate(timeout=120)[0] for p in procs]
         assert [p.returncode for p in procs] == [0, 0, 0], outputs
-        applied_by = [out.count('"action": "migrate", "migration"') for out in outputs]
+        # each prints what it applied ("applied 0001_core.sql, ...") or that none was left
+        applied_by = [
+            len(out.removeprefix("applied ").split(", ")) if out.startswith("applied ") else 0
+            for out in outputs
+        ]
+        assert all(o.startswith("applied ") or o == "the schema is up to date\n" for o in outputs)
         assert sum(applied_by) == len(available_migrations())
         with psycopg.connect(url) as conn:
             versions = [
@@ -47,4 +52,4 @@ def test_migrate_again_is_a_no_op(fresh_db: str) -> None:
         timeout=60,
     )
     assert out.returncode == 0
-    assert '"applied": "none"' in out.stderr
+    assert out.stdout == "the schema is up to date\n"

@@ -207,7 +207,7 @@ def test_a_revoked_kiosk_token_stops_working_at_once(
     listed = _cli(["kiosk", "list"], fresh_db)
     assert listed.returncode == 0, listed.stderr
     line = next(ln for ln in listed.stdout.splitlines() if ln.endswith("front till"))
-    kiosk_id = line.split("\t")[0]
+    kiosk_id = line.split()[0]
     assert "active" in line
     revoked = _cli(["kiosk", "revoke", kiosk_id], fresh_db)
     assert revoked.returncode == 0, revoked.stderr
