@@ -23,7 +23,14 @@ def available_migrations() -> list[tuple[int, str, str]]:
         match = _NAME.match(entry.name)
         if match:
             found.append((int(match.group(1)), entry.name, entry.read_text("utf-8")))
-    return sorted(found)
+    found.sort()
+    # two branches merged at once can both take the next number; refuse to guess an order
+    seen: dict[int, str] = {}
+    for version, name, _ in found:
+        if version in seen:
+            raise RuntimeError(f"two migrations share version {version}: {seen[version]}, {name}")
+        seen[version] = name
+    return found
 
 
 def migrate(dsn: str) -> list[str]:
