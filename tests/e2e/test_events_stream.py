@@ -107,7 +107,7 @@ def test_stream_is_text_event_stream_with_retry_hint_and_heartbeats(shop: Shop) 
         assert stream.status == 200
         assert stream.headers is not None
         assert stream.headers["content-type"].startswith("text/event-stream")
-        assert "no-cache" in stream.headers["cache-control"]
+        assert "no-store" in stream.headers["cache-control"]
         # FAST_ENV: STOCKLINE_SSE_HEARTBEAT_SECONDS=1; no events in between
         stream.wait_for(
             lambda s: sum(1 for _, text in s.parser.comments if text == "heartbeat") >= 2,

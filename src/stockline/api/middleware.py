@@ -106,8 +106,14 @@ SECURITY_HEADERS = [
 ]
 
 
+# SPEC 7.1: no cache (browser, proxy) keeps an /api answer: they hold stock, tokens,
+# people; errors and the public login answer included, so no path is forgotten
+_NO_STORE = (b"cache-control", b"no-store")
+
+
 class Observe:
-    """Request metrics and security headers, as plain ASGI so streams pass through untouched."""
+    """Request metrics and security headers (and no-store on /api), as plain ASGI so
+    streams pass through untouched."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -118,6 +124,11 @@ class Observe:
             return
         started = time.perf_counter()
         status = 500
+        extra = (
+            [*SECURITY_HEADERS, _NO_STORE]
+            if scope["path"].startswith("/api/")
+            else SECURITY_HEADERS
+        )
 
         async def wrapped_send(message: Message) -> None:
             nonlocal status
@@ -125,7 +136,7 @@ class Observe:
                 status = message["status"]
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 headers = list(message.get("headers", []))
-                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                headers += [(k, v) for k, v in extra if k not in present]
                 message = {**message, "headers": headers}
             await send(message)
 

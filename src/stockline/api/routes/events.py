@@ -131,7 +131,7 @@ async def events_token(principal: AnyPrincipal, services: ServicesDep) -> EventT
 
 
 SSE_HEADERS = {
-    "Cache-Control": "no-cache, no-transform",
+    "Cache-Control": "no-store, no-transform",  # SPEC 7.1: no /api answer is stored
     "X-Accel-Buffering": "no",  # nginx: pass each frame on at once, whatever the site config
 }
 _TRUE = {"1", "true", "on", "yes"}

@@ -28,6 +28,7 @@ from stockline.api.schemas import (
 from stockline.db.queries import load
 from stockline.errors import InvalidInput
 from stockline.inventory import insight, ledger
+from stockline.inventory import ledger_csv as ledger_file
 from stockline.inventory.models import LedgerEntry, Snapshot, StockChange
 
 router = APIRouter(prefix="/api/inventory", tags=["inventory"])
@@ -110,36 +111,11 @@ async def ledger_csv(
         async with services.pool.connection() as conn, conn.transaction():
             buf = io.StringIO()
             writer = csv.writer(buf)
-            writer.writerow(
-                [
-                    "id",
-                    "product_id",
-                    "sku",
-                    "delta",
-                    "source",
-                    "reason",
-                    "admin_id",
-                    "transaction_id",
-                    "created_at",
-                ]
-            )
+            writer.writerow(ledger_file.COLUMNS)
             async with conn.cursor(name="ledger_export") as cur:
                 await cur.execute(_Q["select_ledger_export"], params)
                 while batch := await cur.fetchmany(2000):
-                    for r in batch:
-                        writer.writerow(
-                            [
-                                r["id"],
-                                r["product_id"],
-                                r["sku"],
-                                r["delta"],
-                                r["source"],
-                                r["reason"] or "",
-                                r["admin_id"] or "",
-                                r["transaction_id"] or "",
-                                r["created_at"].isoformat(),
-                            ]
-                        )
+                    writer.writerows(ledger_file.cells(r) for r in batch)
                     yield buf.getvalue()
                     buf.seek(0)
                     buf.truncate()
