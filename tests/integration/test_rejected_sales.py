@@ -3,6 +3,7 @@ admins, resolved by staff; bad reports are 4xx and store nothing (SPEC §7.5).""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -88,11 +89,17 @@ def test_bad_reports_are_problems_and_store_nothing(shop: Shop) -> None:
         {"refused_detail": "nul \x00 inside"},
         {"idempotency_key": "  "},
         {"items": [{"product_id": 1, "quantity": 0, "name": "x", "unit_price_cents": 1}]},
+        {"items": [{"product_id": 1, "quantity": 1, "name": "\ud800", "unit_price_cents": 1}]},
     ]
     with shop.kiosk() as c:
         for override in bad:
             body = _report(shop, **override)
-            resp = c.post("/api/kiosk/rejected-sales", json=body)
+            # json.dumps escapes a lone surrogate as \ud800, as a broken client would send it
+            resp = c.post(
+                "/api/kiosk/rejected-sales",
+                content=json.dumps(body),
+                headers={"content-type": "application/json"},
+            )
             assert resp.status_code == 422, (override, resp.text)
             assert resp.headers["content-type"] == "application/problem+json"
             if override.get("idempotency_key") is None:

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from stockline.api.deps import Admin, AnyPrincipal, Conn
-from stockline.api.schemas import ID_MAX, PRICE_MAX, QTY_MAX, Id
+from stockline.api.schemas import ID_MAX, PRICE_MAX, QTY_MAX, Id, Text, Text200
 from stockline.errors import Forbidden
 from stockline.inventory import rejected_sales
 
@@ -19,25 +19,8 @@ router = APIRouter(tags=["kiosk"])
 SaleId = Annotated[int, Path(ge=1, le=ID_MAX)]
 
 
-def _storable(value: str) -> str:
-    # PostgreSQL text and jsonb hold neither NUL nor unpaired surrogates (SPEC §7.1)
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError("must be valid Unicode text") from exc
-    return value
-
-
-_STORABLE = AfterValidator(_storable)
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _STORABLE
-]
-Key = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S"), _STORABLE]
-Detail = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), _STORABLE
-]
+Key = Annotated[Text, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
+Detail = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 
 
 class _In(BaseModel):
@@ -47,7 +30,7 @@ class _In(BaseModel):
 class RejectedLineIn(_In):
     product_id: Id
     quantity: Annotated[int, Field(ge=1, le=QTY_MAX)]
-    name: Name
+    name: Text200
     unit_price_cents: Annotated[int, Field(ge=0, le=PRICE_MAX)]
 
 
