@@ -62,58 +62,65 @@
     return null;
   }
 
+  /** A code at the end of what is in the search box: a scan that landed after a search
+   *  word ("sca" + "4006381333931"). Codes of 4 or more characters only, so a search word
+   *  does not read as a short SKU. Returns {product, rest} or null. */
+  function byCodeAtEnd(products, text) {
+    const t = String(text || "").trim();
+    let best = null;
+    for (const p of products) {
+      for (const c of [p.barcode, p.sku]) {
+        if (!c || c.length < 4 || c.length > t.length) continue;
+        if (fold(t.slice(t.length - c.length)) !== fold(c)) continue;
+        if (!best || c.length > best.length) best = { product: p, length: c.length };
+      }
+    }
+    return best && { product: best.product, rest: t.slice(0, t.length - best.length).trim() };
+  }
+
   /**
-   * A scanner is a keyboard that types fast: characters less than `gapMs` apart, then
-   * Enter. A burst of at least `minLength` such characters is a scan wherever the focus is;
-   * characters it typed into the search box are taken out again when the code is known.
-   * People type slower; their Enter in the search box looks the text up as a code too.
-   * onScan(code, how) returns true when it added a product.
+   * A scanner is a keyboard that types its code and Enter. Outside a text box nobody else
+   * types on a kiosk, so those keys and Enter are a scan, however fast they come (a loaded
+   * machine delivers them late; a pause of `resetMs` starts a new code). In the search box
+   * Enter hands its text over: a code there (all of it, or at its end) is a scan too.
+   * onScan(code, how) gets how = "scanner" or "search".
    */
   class Scanner {
     constructor(onScan, options) {
       this.onScan = onScan;
-      this.opts = Object.assign({ gapMs: 100, minLength: 3 }, options || {});
+      this.opts = Object.assign({ resetMs: 1500, minLength: 3 }, options || {});
       this.burst = "";
       this.last = 0;
-      this.before = null; // the search box's text before the burst began
       document.addEventListener("keydown", (ev) => this.key(ev), true);
     }
 
     key(ev) {
       if (ev.ctrlKey || ev.altKey || ev.metaKey) return;
-      const now = performance.now();
-      const fresh = now - this.last > this.opts.gapMs;
-      const input = ev.target instanceof HTMLInputElement ? ev.target : null;
-      if (ev.key === "Enter") {
-        const code = fresh ? "" : this.burst;
-        const before = this.before;
-        this.reset();
-        if (code.length >= this.opts.minLength) {
+      const target = ev.target;
+      if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement) {
+        if (ev.key === "Enter" && target.type === "search" && target.value.trim()) {
           ev.preventDefault();
-          ev.stopPropagation();
-          // a scan into the search box: take its characters out again once the code is known
-          const typedInto = input && before !== null && input.value.endsWith(code);
-          if (this.onScan(code, typedInto ? "scanner-in-search" : "scanner") && typedInto) {
-            input.value = before;
-            input.dispatchEvent(new Event("input", { bubbles: true }));
-          }
-        } else if (input && input.type === "search" && input.value.trim()) {
-          ev.preventDefault();
-          this.onScan(input.value.trim(), "typed");
+          this.onScan(target.value.trim(), "search");
         }
         return;
       }
-      if (ev.key.length !== 1) return; // Shift, Tab, arrows…
-      if (fresh) {
-        this.burst = "";
-        this.before = input ? input.value : null;
-      }
-      this.burst += ev.key;
+      const now = performance.now();
+      if (now - this.last > this.opts.resetMs) this.burst = "";
       this.last = now;
+      if (ev.key === "Enter") {
+        const code = this.burst;
+        this.burst = "";
+        if (code.length >= this.opts.minLength) {
+          // a focused card must not be pressed by the scanner's Enter
+          ev.preventDefault();
+          ev.stopPropagation();
+          this.onScan(code, "scanner");
+        }
+        return;
+      }
+      if (ev.key.length === 1) this.burst += ev.key; // not Shift, Tab, arrows…
     }
-
-    reset() { this.burst = ""; this.before = null; this.last = 0; }
   }
 
-  SL.KioskFind = { fold, matches, initials, categories, byCode, Scanner };
+  SL.KioskFind = { fold, matches, initials, categories, byCode, byCodeAtEnd, Scanner };
 })();

@@ -518,19 +518,29 @@
     if (text) state.scanTimer = setTimeout(() => { node.hidden = true; }, 6000);
   }
 
+  function setSearch(text) {
+    $("#search").value = text;
+    state.query = text;
+    renderGrid();
+  }
+
   new Find.Scanner((code, how) => {
-    if ($("#shop").hidden) return false;
-    const p = Find.byCode(forSale(), code);
+    if ($("#shop").hidden) return;
+    const products = forSale();
+    const p = Find.byCode(products, code);
     if (p) {
       scanMessage("");
-      if (how === "typed") { $("#search").value = ""; state.query = ""; renderGrid(); }
+      if (how === "search") setSearch("");
       add(p.id, null);
-      return true;
+      return;
     }
-    // a word typed into the search box that finds products is a search, not a code
-    if (how === "typed" && forSale().some((x) => Find.matches(x, code))) return false;
+    if (how === "search") {
+      const found = Find.byCodeAtEnd(products, code);
+      if (found) { scanMessage(""); setSearch(found.rest); add(found.product.id, null); return; }
+      // words that find products are a search, not a code
+      if (products.some((x) => Find.matches(x, code))) return;
+    }
     scanMessage("Unknown code “" + code + "”: no product has this barcode or SKU. Ask staff for help.");
-    return false;
   });
 
   // ------------------------------------------------------------ idle reset
