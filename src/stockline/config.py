@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     )
     send_lease_seconds: float = Field(default=120, gt=0, alias="STOCKLINE_SEND_LEASE_SECONDS")
     smtp_timeout_seconds: float = Field(default=30, gt=0, alias="STOCKLINE_SMTP_TIMEOUT_SECONDS")
+    webhook_timeout_seconds: float = Field(
+        default=10, gt=0, le=120, alias="STOCKLINE_WEBHOOK_TIMEOUT_SECONDS"
+    )
     admin_notification_emails: str = Field(default="", alias="ADMIN_NOTIFICATION_EMAILS")
     smtp_host: str = Field(default="", alias="SMTP_HOST")
     smtp_port: int = Field(default=587, ge=1, le=65535, alias="SMTP_PORT")

@@ -1,4 +1,6 @@
-"""Runtime settings staff edit: notification recipients and global tracking (S-4, S-9).
+"""Runtime settings staff edit: notification recipients, global tracking (S-4, S-9), the
+digest schedule and the webhooks (SPEC §7.4; validated by stockline.alerts, stored here
+as JSON so this room needs nothing above the database).
 
 Each process keeps a cache, refreshed at once on NOTIFY stockline_config and
 every few seconds anyway, so a change reaches every instance within 1 s.
@@ -10,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +33,9 @@ _Q = load("system_config")
 class RuntimeConfig:
     notification_recipients: list[str]
     inventory_tracking_enabled: bool
+    # as stored: {enabled, times, timezone} or None; [{url, secret}] (secrets write-only)
+    notification_digest: dict[str, Any] | None = None
+    notification_webhooks: list[dict[str, Any]] = field(default_factory=list)
 
 
 def normalise_recipients(addresses: list[str]) -> list[str]:
@@ -78,7 +83,14 @@ async def read_config(
             )
             recipients = []
     tracking = values.get("inventory_tracking_enabled", True)
-    return RuntimeConfig(list(recipients), bool(tracking))
+    digest = values.get("notification_digest")
+    hooks = values.get("notification_webhooks")
+    return RuntimeConfig(
+        list(recipients),
+        bool(tracking),
+        digest if isinstance(digest, dict) else None,
+        list(hooks) if isinstance(hooks, list) else [],
+    )
 
 
 async def update_config(
@@ -87,8 +99,11 @@ async def update_config(
     admin_id: int | None,
     notification_recipients: list[str] | None = None,
     inventory_tracking_enabled: bool | None = None,
+    notification_digest: dict[str, Any] | None = None,
+    notification_webhooks: list[dict[str, Any]] | None = None,
     seed_recipients: str = "",
 ) -> RuntimeConfig:
+    """The digest and webhook values arrive validated (stockline.alerts parses them)."""
     recipients = (
         normalise_recipients(notification_recipients)
         if notification_recipients is not None
@@ -105,6 +120,14 @@ async def update_config(
                     "admin_id": admin_id,
                 },
             )
+        for key, value in (
+            ("notification_digest", notification_digest),
+            ("notification_webhooks", notification_webhooks),
+        ):
+            if value is not None:
+                await conn.execute(
+                    _Q["upsert_config"], {"key": key, "value": Jsonb(value), "admin_id": admin_id}
+                )
         if inventory_tracking_enabled is not None:
             cur = await conn.execute(_Q["lock_tracking"])
             row = await cur.fetchone()
@@ -156,9 +179,12 @@ class ConfigCache:
 
     def health(self) -> dict[str, object]:
         """What this process currently believes (no addresses: counts only)."""
+        digest = self.current.notification_digest or {}
         return {
             "notification_recipients": len(self.current.notification_recipients),
             "inventory_tracking_enabled": self.current.inventory_tracking_enabled,
+            "notification_digest_enabled": bool(digest.get("enabled")),
+            "notification_webhooks": len(self.current.notification_webhooks),
             "refreshed_at": self.refreshed_at,
         }
 

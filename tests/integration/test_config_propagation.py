@@ -11,7 +11,7 @@ import httpx
 from tests.fixtures.server import make_shop
 
 
-def test_recipient_and_tracking_change_reach_another_instance_within_a_second(
+def test_recipient_tracking_digest_and_webhook_changes_reach_another_instance_within_1s(
     fresh_db: str, server_factory: Callable[..., Any]
 ) -> None:
     # slow timer: only the NOTIFY doorbell can make it in time
@@ -25,6 +25,12 @@ def test_recipient_and_tracking_change_reach_another_instance_within_a_second(
             json={
                 "notification_recipients": ["ops@shop.example.com", "boss@shop.example.com"],
                 "inventory_tracking_enabled": False,
+                "notification_digest": {
+                    "enabled": True,
+                    "times": ["08:00"],
+                    "timezone": "Europe/Berlin",
+                },
+                "notification_webhooks": [{"url": "https://hooks.example.com/x", "secret": "s"}],
             },
         )
         assert resp.status_code == 200
@@ -32,10 +38,16 @@ def test_recipient_and_tracking_change_reach_another_instance_within_a_second(
     seen = None
     while time.monotonic() - changed_at < 1.0:
         seen = httpx.get(b.url + "/healthz").json()["config"]
-        if seen["notification_recipients"] == 2 and not seen["inventory_tracking_enabled"]:
+        if seen["notification_recipients"] == 2 and seen["notification_webhooks"] == 1:
             break
         time.sleep(0.02)
-    assert seen == {**seen, "notification_recipients": 2, "inventory_tracking_enabled": False}
+    assert seen == {
+        **seen,
+        "notification_recipients": 2,
+        "inventory_tracking_enabled": False,
+        "notification_digest_enabled": True,
+        "notification_webhooks": 1,
+    }
     assert time.monotonic() - changed_at < 1.0
 
 

@@ -139,7 +139,9 @@ def test_a_claim_taken_over_after_its_lease_ran_out_is_neither_sent_nor_recorded
                 assert not await n.hand_back(conn, first)  # not ours to give back
                 outcome = n.Outcome("sent", 250, "OK")
                 step = n.next_step(outcome, first.attempt_count, 0, [1.0])
-                assert not await n.record_outcome(conn, first, outcome, step, instance_id="x")
+                assert not await n.record_outcome(
+                    conn, first, {n.EMAIL: outcome}, step, {}, instance_id="x"
+                )
                 assert await n.renew_lease_before_send(conn, second, lease_seconds=30, term=term)
                 row = await _row(conn, note)
                 assert row["status"] == "sending" and row["lease_token"] == second.lease_token

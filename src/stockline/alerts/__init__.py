@@ -1,5 +1,5 @@
-"""Low-stock alerting: notification states and retries, SMTP or capture, the leader
-lock and the worker (S-6…S-10)."""
+"""Alerting: notification states and retries, SMTP or capture, webhooks, digests, snoozes,
+the leader lock and the worker (S-6…S-10, SPEC §7.4)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from stockline.alerts.channels import Channels
 from stockline.alerts.leader import LeaderElection, LeaderInfo
 from stockline.alerts.mailer import Mailer
+from stockline.alerts.webhooks import WebhookSender
 from stockline.alerts.worker import Worker
 from stockline.config import Settings
 from stockline.system_config import ConfigCache
@@ -32,4 +34,11 @@ def build_worker(
     config: ConfigCache,
 ) -> Worker:
     leader = LeaderElection(settings)
-    return Worker(settings, pool, leader, config, Mailer(settings, pool))
+    channels = Channels(
+        settings,
+        pool,
+        config,
+        Mailer(settings, pool),
+        WebhookSender(settings.webhook_timeout_seconds),
+    )
+    return Worker(settings, pool, leader, config, channels)

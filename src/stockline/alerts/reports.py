@@ -34,17 +34,22 @@ class NotificationRow:
     breach_open: bool
     created_at: datetime
     updated_at: datetime
+    digest: bool
+    digest_id: int | None
+    channel_states: dict[str, str]
 
 
 @dataclass(frozen=True)
 class AttemptRow:
     id: int
     attempt_no: int
+    channel: str
     started_at: datetime
     finished_at: datetime
     outcome: str
     smtp_code: int | None
     smtp_reply: str | None
+    http_status: int | None
     error: str | None
     instance_id: str | None
 

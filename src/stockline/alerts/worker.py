@@ -22,22 +22,18 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from stockline import metrics
+from stockline.alerts import digest_store
 from stockline.alerts import notifications as n
+from stockline.alerts.channels import NO_RECIPIENTS, Channels
+from stockline.alerts.digest import stored_digest
 from stockline.alerts.leader import LeaderElection
 from stockline.alerts.lease import claim_limit
-from stockline.alerts.mailer import Mailer
-from stockline.alerts.message import low_stock_mail
 from stockline.config import Settings
-from stockline.db.queries import load
 from stockline.system_config import ConfigCache
 
 log = logging.getLogger(__name__)
-_Q = load("alerts")
 CONCURRENT_SENDS = 8
-NO_RECIPIENTS = (
-    "no recipients: notification_recipients is empty (set it in the admin settings, "
-    "or ADMIN_NOTIFICATION_EMAILS while none is stored)"
-)
+DIGEST_BATCH = 200  # one digest mail lists at most this many; the rest go in the next
 
 
 class Worker:
@@ -47,13 +43,13 @@ class Worker:
         pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
         leader: LeaderElection,
         config: ConfigCache,
-        mailer: Mailer,
+        channels: Channels,
     ) -> None:
         self._settings = settings
         self._pool = pool
         self._leader = leader
         self._config = config
-        self._mailer = mailer
+        self._channels = channels
         self._wake = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -112,7 +108,10 @@ class Worker:
             task = asyncio.create_task(self._send_guarded(c, term), name=f"notification-{c.id}")
             self._inflight.add(task)
             task.add_done_callback(self._sent)
-        if len(claimed) == limit:
+        digests_full = False
+        if len(self._inflight) < CONCURRENT_SENDS:
+            digests_full = await self._dispatch_digests(term)
+        if len(claimed) == limit or digests_full:
             return 0.0 if len(self._inflight) < CONCURRENT_SENDS else poll
         async with self._pool.connection() as conn:
             due_in = await n.seconds_until_next_due(conn)
@@ -148,80 +147,197 @@ class Worker:
         )
         return False
 
+    async def _fence_unit(self, members: list[n.Claimed], term: n.Term) -> bool:
+        """A digest is sent only if every member is still ours; else all go back."""
+        lease = self._settings.send_lease_seconds
+        async with self._pool.connection() as conn:
+            renewed = [
+                m
+                for m in members
+                if await n.renew_lease_before_send(conn, m, lease_seconds=lease, term=term)
+            ]
+            if len(renewed) == len(members):
+                return True
+            for m in renewed:
+                await n.hand_back(conn, m)
+        log.warning(
+            "not sending the digest: this sender no longer leads or holds every lease",
+            extra={"action": "digest_send_fenced", "notifications": [m.id for m in members]},
+        )
+        return False
+
     async def _send(self, claimed: n.Claimed, term: n.Term) -> None:
-        ids = {
+        ids = self._ids(claimed)
+        self._note_takeover(claimed, ids)
+
+        async def fence() -> bool:
+            if not await self._fence(claimed, term, ids):
+                return False
+            log.info(
+                "sending notification",
+                extra={
+                    "action": "notification_send",
+                    "channels": self._channels.pending(claimed),
+                    **ids,
+                },
+            )
+            return True
+
+        results = await self._channels.deliver_one(claimed, fence)
+        if results is not None:
+            await self._record(claimed, results, ids)
+
+    def _ids(self, claimed: n.Claimed) -> dict[str, Any]:
+        return {
             "notification_id": claimed.id,
             "attempt_no": claimed.attempt_count,
             "message_id": claimed.message_id,
             "instance_id": self._settings.instance_id,
         }
+
+    def _note_takeover(self, claimed: n.Claimed, ids: dict[str, Any]) -> None:
         if claimed.prior_status == "sending":
             metrics.NOTIFICATION_ATTEMPTS.labels("lease_expired").inc()
             log.warning(
                 "a sender's lease expired; sending again with the same Message-ID",
                 extra={"action": "notification_lease_expired", **ids},
             )
-        recipients = list(self._config.current.notification_recipients)
-        if claimed.type != "low_stock":
-            outcome = n.Outcome("permanent", error=f"unknown notification type {claimed.type!r}")
-        elif not recipients:
-            outcome = n.Outcome("permanent", error=NO_RECIPIENTS)
-        else:
-            mail = low_stock_mail(
-                message_id=claimed.message_id,
-                recipients=recipients,
-                payload=claimed.payload,
-                now=await self._product_now(claimed.product_id),
-                public_url=self._settings.public_url,
-            )
-            if not await self._fence(claimed, term, ids):
-                return
-            log.info(
-                "sending notification",
-                extra={"action": "notification_send", "recipients": len(recipients), **ids},
-            )
-            outcome = await self._mailer.deliver(mail, claimed.id)
-        step = n.next_step(
-            outcome, claimed.attempt_count, claimed.requeued_at_attempt, self._settings.retry_delays
+
+    def _step(
+        self, claimed: n.Claimed, results: dict[str, n.Outcome]
+    ) -> tuple[n.Step, dict[str, str]]:
+        step, states = n.channel_step(
+            results,
+            claimed.channel_states,
+            claimed.attempt_count,
+            claimed.requeued_at_attempt,
+            self._settings.retry_delays,
         )
-        if outcome.error == NO_RECIPIENTS:
-            step = n.Step("failed", None, NO_RECIPIENTS)
+        email = results.get(n.EMAIL)
+        if email is not None and email.error == NO_RECIPIENTS and step.status == "failed":
+            step = n.Step("failed", None, NO_RECIPIENTS)  # S-9: say plainly what is missing
+        return step, states
+
+    async def _record(
+        self,
+        claimed: n.Claimed,
+        results: dict[str, n.Outcome],
+        ids: dict[str, Any],
+        step_states: tuple[n.Step, dict[str, str]] | None = None,
+    ) -> None:
+        step, states = step_states or self._step(claimed, results)
         async with self._pool.connection() as conn:
             recorded = await n.record_outcome(
-                conn, claimed, outcome, step, instance_id=self._settings.instance_id
+                conn, claimed, results, step, states, instance_id=self._settings.instance_id
             )
-        metrics.NOTIFICATION_ATTEMPTS.labels(outcome.kind).inc()
-        extra = {
-            **ids,
-            "outcome": outcome.kind,
-            "smtp_code": outcome.smtp_code,
-            "status": step.status,
-            "next_in_seconds": step.delay_seconds,
-            "error": outcome.error or outcome.smtp_reply,
-        }
-        if not recorded:
-            log.warning(
-                "delivery attempt finished after its lease was taken over; not recorded",
-                extra={"action": "notification_lease_lost", **extra},
-            )
-        elif outcome.kind == "sent":
-            log.info("notification sent", extra={"action": "notification_sent", **extra})
-        else:
-            log.warning(
-                "notification attempt failed",
-                extra={"action": "notification_attempt_failed", **extra},
-            )
+        for channel, outcome in results.items():
+            metrics.NOTIFICATION_ATTEMPTS.labels(outcome.kind).inc()
+            extra = {
+                **ids,
+                "channel": channel,
+                "outcome": outcome.kind,
+                "smtp_code": outcome.smtp_code,
+                "http_status": outcome.http_status,
+                "status": step.status,
+                "next_in_seconds": step.delay_seconds,
+                "error": outcome.error or outcome.smtp_reply,
+            }
+            if not recorded:
+                log.warning(
+                    "delivery attempt finished after its lease was taken over; not recorded",
+                    extra={"action": "notification_lease_lost", **extra},
+                )
+            elif outcome.kind == "sent":
+                log.info("notification sent", extra={"action": "notification_sent", **extra})
+            else:
+                log.warning(
+                    "notification attempt failed",
+                    extra={"action": "notification_attempt_failed", **extra},
+                )
 
-    async def _product_now(self, product_id: int | None) -> dict[str, Any] | None:
-        if product_id is None:
-            return None
+    async def _dispatch_digests(self, term: n.Term) -> bool:
+        """Due digest notifications go out as one mail per unit (SPEC §7.4): the rows
+        claimed are exactly those this mail sends now. A unit's members share one next
+        step when the mail fails, so it retries as a unit."""
+        cfg = stored_digest(self._config.current.notification_digest)
+        async with self._pool.connection() as conn:
+            with contextlib.suppress(Exception):  # the stored slots still work meanwhile
+                await digest_store.top_up(conn, cfg, datetime.now(UTC))
+            claimed = await n.claim_due(
+                conn,
+                limit=DIGEST_BATCH,
+                lease_seconds=self._settings.send_lease_seconds,
+                instance_id=self._settings.instance_id,
+                term=term,
+                digest=True,
+            )
+            if not claimed:
+                return False
+            units = await digest_store.form_units(conn, claimed)
+        for digest_id, (message_id, members) in units.items():
+            task = asyncio.create_task(
+                self._send_digest(digest_id, message_id, members, term),
+                name=f"digest-{digest_id}",
+            )
+            self._inflight.add(task)
+            task.add_done_callback(self._sent)
+        return len(claimed) == DIGEST_BATCH
+
+    async def _send_digest(
+        self, digest_id: int, message_id: str, members: list[n.Claimed], term: n.Term
+    ) -> None:
+        for m in members:
+            self._note_takeover(m, self._ids(m))
+
+        async def fence() -> bool:
+            if not await self._fence_unit(members, term):
+                return False
+            log.info(
+                "sending digest",
+                extra={
+                    "action": "digest_send",
+                    "digest_id": digest_id,
+                    "message_id": message_id,
+                    "notifications": [m.id for m in members],
+                    "instance_id": self._settings.instance_id,
+                },
+            )
+            return True
+
         try:
-            async with self._pool.connection() as conn:
-                cur = await conn.execute(_Q["select_product_now"], {"product_id": product_id})
-                row = await cur.fetchone()
-        except Exception:
-            return None  # the breach payload is enough for a message
-        return dict(row) if row else None
+            results = await self._channels.deliver_digest(message_id, members, fence)
+        except Exception as exc:  # the lease brings the unit back; say why
+            log.warning(
+                "digest delivery broke off before an outcome; the lease brings it back",
+                extra={
+                    "action": "digest_failed",
+                    "digest_id": digest_id,
+                    "error": type(exc).__name__,
+                },
+            )
+            return
+        if results is None:
+            return
+        steps = {m.id: self._step(m, results[m.id]) for m in members}
+        # one unit: every member still retrying waits as long as the longest of them
+        delays = [s.delay_seconds for s, _ in steps.values() if s.status == "retrying"]
+        if delays:
+            longest = max(d or 0.0 for d in delays)
+            for mid, (step, states) in list(steps.items()):
+                if step.status == "retrying":
+                    steps[mid] = (n.Step("retrying", longest, step.error_details), states)
+        for m in members:
+            try:
+                await self._record(m, results[m.id], self._ids(m), steps[m.id])
+            except Exception as exc:
+                log.warning(
+                    "could not record a digest attempt; the lease will bring it back",
+                    extra={
+                        "action": "notification_record_failed",
+                        "notification_id": m.id,
+                        "error": type(exc).__name__,
+                    },
+                )
 
     async def stop(self, grace_seconds: float = 2.0) -> None:
         """Stop claiming; give sends in flight a moment to finish and record."""
@@ -229,11 +345,13 @@ class Worker:
         self.ring()
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=grace_seconds)
+        with contextlib.suppress(Exception):
+            await self._channels.aclose()
 
     def health(self) -> dict[str, Any]:
         return {
             **self._leader.health(),
             "instance_id": self._settings.instance_id,
-            "delivery": self._mailer.mode,
+            "delivery": self._channels.mode,
             "last_batch_at": self.last_batch_at.isoformat() if self.last_batch_at else None,
         }

@@ -168,6 +168,27 @@ class TrackingIn(_In):
 _EMAIL = {"format": "email"}  # checked with email-validator (RFC 5322 syntax, no DNS)
 
 
+class SnoozeIn(_In):
+    # a JSON string parsed leniently (strict mode refuses strings for datetimes); naive
+    # times are refused by the service with a clear 422
+    until: Annotated[datetime | None, Field(strict=False)] = None
+    until_restocked: bool = False
+
+
+class DigestIn(_In):
+    # the times and zone are checked by stockline.alerts.digest (one 422 naming each)
+    enabled: bool
+    times: Annotated[list[Annotated[str, Field(max_length=5)]], Field(max_length=24)] = ["08:00"]
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+
+
+class WebhookIn(_In):
+    url: Annotated[str, Field(min_length=1, max_length=2048)]
+    # write-only; no constraints here, so a validation error can never echo it back.
+    # Omitted: keep the secret stored for this URL.
+    secret: str | None = Field(default=None, json_schema_extra={"writeOnly": True})
+
+
 class ConfigIn(_In):
     notification_recipients: (
         Annotated[
@@ -177,6 +198,8 @@ class ConfigIn(_In):
         | None
     ) = None
     inventory_tracking_enabled: bool | None = None
+    notification_digest: DigestIn | None = None
+    notification_webhooks: Annotated[list[WebhookIn], Field(max_length=10)] | None = None
 
 
 # ---------------------------------------------------------------- answers
@@ -187,6 +210,12 @@ class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class SnoozeOut(_Out):
+    until: datetime | None
+    until_restocked: bool
+    created_at: datetime
+
+
 class SnapshotOut(_Out):
     product_id: int
     current_stock: int
@@ -194,6 +223,8 @@ class SnapshotOut(_Out):
     negative_flag: bool
     tracking_enabled: bool
     last_activity_at: datetime | None
+    # the active snooze (SPEC §7.4): breaches are logged as `suppressed` while it lasts
+    snooze: SnoozeOut | None = None
 
 
 class InventoryOut(SnapshotOut):
@@ -267,9 +298,24 @@ class SmtpOut(BaseModel):
     from_: str | None = Field(serialization_alias="from")
 
 
+class DigestOut(BaseModel):
+    enabled: bool
+    times: list[str]
+    timezone: str
+    next_at: datetime | None  # the next digest mail, when enabled
+
+
+class WebhookOut(BaseModel):
+    url: str
+    has_secret: bool  # the secret itself is never returned
+    channel: str  # how attempts and logs name this webhook
+
+
 class ConfigOut(BaseModel):
     notification_recipients: list[str]
     inventory_tracking_enabled: bool
+    notification_digest: DigestOut
+    notification_webhooks: list[WebhookOut]
     smtp: SmtpOut
 
 

@@ -7,6 +7,21 @@ from datetime import datetime
 
 
 @dataclass(frozen=True)
+class Snooze:
+    """A product's active snooze (SPEC §7.4): its breaches are logged as `suppressed`."""
+
+    until: datetime | None
+    until_restocked: bool
+    created_at: datetime
+
+
+def _snooze(
+    until: datetime | None, until_restocked: bool | None, created_at: datetime | None
+) -> Snooze | None:
+    return None if created_at is None else Snooze(until, bool(until_restocked), created_at)
+
+
+@dataclass(frozen=True)
 class StockState:
     """The snapshot part of a product, nested in its HTTP shape."""
 
@@ -16,6 +31,7 @@ class StockState:
     negative_flag: bool
     tracking_enabled: bool
     last_activity_at: datetime | None
+    snooze: Snooze | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,10 @@ class Product:
     negative_flag: bool
     tracking_enabled: bool
     last_activity_at: datetime | None
+    # the product's active snooze (SPEC §7.4), if any
+    snooze_until: datetime | None = None
+    snooze_until_restocked: bool | None = None
+    snoozed_at: datetime | None = None
 
     @property
     def snapshot(self) -> StockState:
@@ -46,6 +66,7 @@ class Product:
             self.negative_flag,
             self.tracking_enabled,
             self.last_activity_at,
+            _snooze(self.snooze_until, self.snooze_until_restocked, self.snoozed_at),
         )
 
 
@@ -60,6 +81,14 @@ class Snapshot:
     negative_flag: bool
     tracking_enabled: bool
     last_activity_at: datetime | None
+    # the product's active snooze (SPEC §7.4), if any
+    snooze_until: datetime | None = None
+    snooze_until_restocked: bool | None = None
+    snoozed_at: datetime | None = None
+
+    @property
+    def snooze(self) -> Snooze | None:
+        return _snooze(self.snooze_until, self.snooze_until_restocked, self.snoozed_at)
 
 
 @dataclass(frozen=True)

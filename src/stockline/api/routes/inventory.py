@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 
+from stockline.alerts import snoozes
 from stockline.api.deps import Admin, AnyPrincipal, Conn, ServicesDep
 from stockline.api.schemas import (
     ID_MAX,
@@ -22,6 +23,8 @@ from stockline.api.schemas import (
     Moment,
     ReconciliationIn,
     ReorderItemOut,
+    SnoozeIn,
+    SnoozeOut,
     StockChangeOut,
     TrackingIn,
 )
@@ -48,6 +51,7 @@ def inventory_out(s: Snapshot, global_tracking: bool) -> InventoryOut:
         tracking_enabled=s.tracking_enabled,
         tracking_effective=s.tracking_enabled and global_tracking,
         last_activity_at=s.last_activity_at,
+        snooze=SnoozeOut.model_validate(s.snooze) if s.snooze else None,
     )
 
 
@@ -216,3 +220,26 @@ async def put_tracking(
 ) -> InventoryOut:
     snap = await ledger.set_product_tracking(conn, product_id, enabled=body.enabled)
     return inventory_out(snap, await _global_tracking(conn))
+
+
+@router.post("/{product_id}/snooze", response_model=InventoryOut)
+async def post_snooze(
+    product_id: ProductId, body: SnoozeIn, conn: Conn, admin: Admin
+) -> InventoryOut:
+    """Breaches of this product are logged as `suppressed` until `until` passes or, with
+    `until_restocked`, until stock rises above the threshold (whichever comes first)."""
+    await snoozes.snooze(
+        conn,
+        product_id,
+        until=body.until,
+        until_restocked=body.until_restocked,
+        admin_id=admin.id,
+    )
+    return inventory_out(await ledger.get_snapshot(conn, product_id), await _global_tracking(conn))
+
+
+@router.delete("/{product_id}/snooze", response_model=InventoryOut)
+async def delete_snooze(product_id: ProductId, conn: Conn, admin: Admin) -> InventoryOut:
+    """Lifts the snooze (if any): the next breach is delivered again."""
+    await snoozes.lift(conn, product_id)
+    return inventory_out(await ledger.get_snapshot(conn, product_id), await _global_tracking(conn))

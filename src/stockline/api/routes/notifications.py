@@ -15,7 +15,7 @@ from stockline.api.schemas import ID_MAX, Text
 
 router = APIRouter(prefix="/api/admin", tags=["notifications"])
 NotificationId = Annotated[int, Path(ge=1, le=ID_MAX)]
-StatusFilter = Literal["pending", "sending", "retrying", "sent", "failed"]
+StatusFilter = Literal["pending", "sending", "retrying", "sent", "failed", "suppressed"]
 TypeFilter = Annotated[Text, StringConstraints(min_length=1, max_length=64)]
 
 # ---------------------------------------------------------------- answers
@@ -24,11 +24,13 @@ TypeFilter = Annotated[Text, StringConstraints(min_length=1, max_length=64)]
 class AttemptOut(BaseModel):
     id: int
     attempt_no: int
+    channel: str  # "email", or the webhook's channel name (SPEC §7.4)
     started_at: datetime
     finished_at: datetime
     outcome: str
     smtp_code: int | None
     smtp_reply: str | None
+    http_status: int | None
     error: str | None
     instance_id: str | None
 
@@ -48,6 +50,9 @@ class NotificationOut(BaseModel):
     breach_open: bool
     created_at: datetime
     updated_at: datetime
+    digest: bool  # waits for (or went out in) a digest mail
+    digest_id: int | None
+    channel_states: dict[str, str]  # channels that reached an end: "sent" or "failed"
 
 
 class NotificationDetailOut(NotificationOut):

@@ -1,4 +1,5 @@
 -- name: claim_due_notifications
+-- digest picks the queue: immediate notifications, or those waiting for a digest mail.
 -- SKIP LOCKED + a lease: two would-be senders never take the same row (S-8). Only as
 -- many rows as the sender starts sending now (a row waiting behind others would see its
 -- lease run out while its sender lives), and only while the caller's leadership term is
@@ -9,7 +10,8 @@ WITH due AS (
     SELECT id, status AS prior_status, attempt_count AS prior_attempts,
            last_attempt_at AS prior_started, sending_instance_id AS prior_instance
       FROM email_notification_log
-     WHERE ((status IN ('pending', 'retrying') AND next_attempt_at <= now())
+     WHERE digest = %(digest)s
+       AND ((status IN ('pending', 'retrying') AND next_attempt_at <= now())
             OR (status = 'sending' AND lease_expires_at <= now()))
        AND stockline_notification_worker_leader_current(%(generation)s, %(classid)s,
                                                         %(objid)s)
@@ -24,7 +26,7 @@ WITH due AS (
            prior_instance
       FROM due
      WHERE prior_status = 'sending' AND prior_attempts > 0
-    ON CONFLICT (notification_id, attempt_no) DO NOTHING
+    ON CONFLICT (notification_id, channel, attempt_no) DO NOTHING
 )
 UPDATE email_notification_log n
    SET status = 'sending',
@@ -39,7 +41,7 @@ UPDATE email_notification_log n
  WHERE n.id = due.id
 RETURNING n.id, n.type, n.payload, n.message_id, n.product_id, n.threshold,
           n.attempt_count, n.requeued_at_attempt, n.last_attempt_at, n.created_at,
-          due.prior_status, n.lease_token;
+          due.prior_status, n.lease_token, n.channel_states, n.digest_id;
 
 -- name: update_lease_before_send
 -- the fencing check, right before each send, in one statement: the claim is still this
@@ -68,15 +70,43 @@ UPDATE email_notification_log
 RETURNING id;
 
 -- name: select_product_now
--- the message shows the stock at send time too (a retry may go out minutes later)
-SELECT p.sku, p.name, p.low_stock_threshold, s.current_stock
-  FROM products p JOIN inventory_snapshot s ON s.product_id = p.id
- WHERE p.id = %(product_id)s;
+-- the message shows the stock at send time too (a retry may go out minutes later), and
+-- what staff need to act: sales per day over 28 days and the days that stock covers
+-- (SPEC §7.3 insight: purchases only; no sales means no cover figure)
+SELECT p.id, p.sku, p.name, p.low_stock_threshold, s.current_stock,
+       round(sold.units / 28.0, 2)::float8 AS sold_per_day,
+       CASE WHEN sold.units > 0
+            THEN round(GREATEST(s.current_stock, 0) / (sold.units / 28.0), 1)::float8
+       END AS days_of_cover
+  FROM products p
+  JOIN inventory_snapshot s ON s.product_id = p.id
+  CROSS JOIN LATERAL (
+      SELECT COALESCE(-sum(l.delta), 0)::numeric AS units
+        FROM inventory_ledger l
+       WHERE l.product_id = p.id AND l.source = 'purchase'
+         AND l.created_at >= now() - interval '28 days') sold
+ WHERE p.id = ANY(%(product_ids)s::bigint[]);
+
+-- name: select_recent_movements
+-- the last 5 ledger rows per product for the mail: who, when, how much
+SELECT m.product_id, m.created_at, m.delta, m.source, m.reason,
+       COALESCE(a.email, CASE WHEN k.name IS NOT NULL THEN 'kiosk ' || k.name END,
+                m.source) AS actor
+  FROM unnest(%(product_ids)s::bigint[]) AS want(product_id)
+  CROSS JOIN LATERAL (
+      SELECT l.* FROM inventory_ledger l
+       WHERE l.product_id = want.product_id
+       ORDER BY l.id DESC LIMIT 5) m
+  LEFT JOIN admins a ON a.id = m.admin_id
+  LEFT JOIN transactions t ON t.id = m.transaction_id
+  LEFT JOIN kiosks k ON k.id = t.kiosk_id
+ ORDER BY m.product_id, m.id DESC;
 
 -- name: update_notification_outcome
 -- only the claim that is still current may record: a sender that lost its lease stays silent
 UPDATE email_notification_log
    SET status = %(status)s,
+       channel_states = %(channel_states)s,
        next_attempt_at = CASE WHEN %(delay_seconds)s::float8 IS NULL THEN NULL
                               ELSE now() + make_interval(secs => %(delay_seconds)s::float8) END,
        error_details = %(error_details)s,
@@ -89,11 +119,12 @@ UPDATE email_notification_log
 RETURNING id;
 
 -- name: insert_attempt
+-- one row per channel tried in this attempt (email, or one webhook)
 INSERT INTO email_notification_attempts
-       (notification_id, attempt_no, started_at, outcome, smtp_code, smtp_reply, error,
-        instance_id)
-VALUES (%(notification_id)s, %(attempt_no)s, %(started_at)s, %(outcome)s, %(smtp_code)s,
-        %(smtp_reply)s, %(error)s, %(instance_id)s);
+       (notification_id, attempt_no, channel, started_at, outcome, smtp_code, smtp_reply,
+        http_status, error, instance_id)
+VALUES (%(notification_id)s, %(attempt_no)s, %(channel)s, %(started_at)s, %(outcome)s,
+        %(smtp_code)s, %(smtp_reply)s, %(http_status)s, %(error)s, %(instance_id)s);
 
 -- name: select_next_due_seconds
 -- how long the worker may sleep before the earliest retry or lease expiry is due
@@ -119,7 +150,8 @@ SELECT status, count(*)::bigint AS n FROM email_notification_log GROUP BY status
 -- name: select_notifications_page
 -- newest first; before_id pages backwards (the ledger page's shape)
 SELECT id, type, payload, status, attempt_count, last_attempt_at, next_attempt_at,
-       error_details, message_id, product_id, threshold, breach_open, created_at, updated_at
+       error_details, message_id, product_id, threshold, breach_open, created_at, updated_at,
+       digest, digest_id, channel_states
   FROM email_notification_log
  WHERE (%(status)s::text IS NULL OR status = %(status)s::text)
    AND (%(type)s::text IS NULL OR type = %(type)s::text)
@@ -129,22 +161,29 @@ SELECT id, type, payload, status, attempt_count, last_attempt_at, next_attempt_a
 
 -- name: select_notification
 SELECT id, type, payload, status, attempt_count, last_attempt_at, next_attempt_at,
-       error_details, message_id, product_id, threshold, breach_open, created_at, updated_at
+       error_details, message_id, product_id, threshold, breach_open, created_at, updated_at,
+       digest, digest_id, channel_states
   FROM email_notification_log
  WHERE id = %(id)s;
 
 -- name: select_attempts
-SELECT id, attempt_no, started_at, finished_at, outcome, smtp_code, smtp_reply, error,
-       instance_id
+SELECT id, attempt_no, channel, started_at, finished_at, outcome, smtp_code, smtp_reply,
+       http_status, error, instance_id
   FROM email_notification_attempts
  WHERE notification_id = %(id)s
- ORDER BY attempt_no;
+ ORDER BY attempt_no, id;
 
 -- name: update_requeue_failed
--- a fresh retry round; the status change rings stockline_notifications (0001 trigger)
+-- a fresh retry round; the status change rings stockline_notifications (0001 trigger).
+-- Channels that failed are tried again, delivered ones are not; a digest member leaves
+-- its old unit (whose Message-ID names other content) and goes out on its own.
 UPDATE email_notification_log
    SET status = 'pending', next_attempt_at = now(), error_details = NULL,
-       requeued_at_attempt = attempt_count, updated_at = now()
+       requeued_at_attempt = attempt_count, updated_at = now(),
+       channel_states = COALESCE((SELECT jsonb_object_agg(key, value)
+                                    FROM jsonb_each(channel_states) WHERE value = '"sent"'),
+                                 '{}'::jsonb),
+       digest_id = NULL
  WHERE id = %(id)s AND status = 'failed'
 RETURNING id;
 
@@ -205,3 +244,66 @@ SELECT id, notification_id, message_id, recipients, subject, body_text, body_htm
  WHERE (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
  ORDER BY id DESC
  LIMIT %(limit)s;
+
+-- ---------------------------------------------------------------- digests (SPEC §7.4)
+
+-- name: insert_digest
+INSERT INTO notification_digests (message_id) VALUES (%(message_id)s) RETURNING id;
+
+-- name: update_digest_members
+-- the newly due rows of this claim become one digest unit; its retries keep the unit
+UPDATE email_notification_log SET digest_id = %(digest_id)s
+ WHERE id = ANY(%(ids)s::bigint[]) AND digest_id IS NULL;
+
+-- name: select_digest_message_ids
+SELECT id, message_id FROM notification_digests WHERE id = ANY(%(ids)s::bigint[]);
+
+-- name: lock_digest_slots
+-- serialises two rewrites of the slot table (a PUT and the leader's top-up)
+LOCK TABLE notification_digest_slots IN SHARE ROW EXCLUSIVE MODE;
+
+-- name: delete_digest_slots
+DELETE FROM notification_digest_slots;
+
+-- name: insert_digest_slots
+INSERT INTO notification_digest_slots (at)
+SELECT DISTINCT unnest(%(slots)s::timestamptz[]) ON CONFLICT DO NOTHING;
+
+-- name: select_digest_horizon
+-- how far ahead the stored slots reach (the leader tops them up when it is near)
+SELECT max(at) AS horizon FROM notification_digest_slots;
+
+-- name: update_digest_waiting
+-- a changed schedule moves what waits for a digest to the new next time
+UPDATE email_notification_log
+   SET next_attempt_at = %(next_at)s, updated_at = now()
+ WHERE digest AND status = 'pending' AND digest_id IS NULL;
+
+-- name: update_digest_released
+-- the digest was turned off: what waited for it goes out now, one mail each
+UPDATE email_notification_log
+   SET digest = false, next_attempt_at = now(), updated_at = now()
+ WHERE digest AND status = 'pending' AND digest_id IS NULL;
+
+-- ---------------------------------------------------------------- snoozes (SPEC §7.4)
+
+-- name: upsert_snooze
+INSERT INTO product_snoozes (product_id, until, until_restocked, created_by)
+VALUES (%(product_id)s, %(until)s, %(until_restocked)s, %(admin_id)s)
+ON CONFLICT (product_id) DO UPDATE
+   SET until = EXCLUDED.until, until_restocked = EXCLUDED.until_restocked,
+       created_at = now(), created_by = EXCLUDED.created_by
+RETURNING product_id, until, until_restocked, created_at;
+
+-- name: delete_snooze
+DELETE FROM product_snoozes WHERE product_id = %(product_id)s RETURNING product_id;
+
+-- name: update_suppress_waiting
+-- a snooze also silences what this product still has waiting (e.g. for the digest)
+UPDATE email_notification_log
+   SET status = 'suppressed', next_attempt_at = NULL, updated_at = now(),
+       error_details = 'suppressed: the product was snoozed before it was delivered'
+ WHERE product_id = %(product_id)s AND status IN ('pending', 'retrying');
+
+-- name: lock_product
+SELECT id FROM products WHERE id = %(product_id)s FOR UPDATE;

@@ -2,16 +2,22 @@
 -- products joined with their snapshot, for listings
 SELECT p.id, p.sku, p.name, p.price_cents, p.low_stock_threshold, p.active, p.stock_quantity,
        p.category, p.barcode, p.created_at, p.updated_at,
-       s.current_stock, s.low_stock_flag, s.negative_flag, s.tracking_enabled, s.last_activity_at
+       s.current_stock, s.low_stock_flag, s.negative_flag, s.tracking_enabled, s.last_activity_at,
+       z.until AS snooze_until, z.until_restocked AS snooze_until_restocked,
+       z.created_at AS snoozed_at
   FROM products p JOIN inventory_snapshot s ON s.product_id = p.id
+  LEFT JOIN product_snoozes z ON z.product_id = p.id AND (z.until IS NULL OR z.until > now())
  WHERE (%(active)s::boolean IS NULL OR p.active = %(active)s)
  ORDER BY p.id;
 
 -- name: select_product
 SELECT p.id, p.sku, p.name, p.price_cents, p.low_stock_threshold, p.active, p.stock_quantity,
        p.category, p.barcode, p.created_at, p.updated_at,
-       s.current_stock, s.low_stock_flag, s.negative_flag, s.tracking_enabled, s.last_activity_at
+       s.current_stock, s.low_stock_flag, s.negative_flag, s.tracking_enabled, s.last_activity_at,
+       z.until AS snooze_until, z.until_restocked AS snooze_until_restocked,
+       z.created_at AS snoozed_at
   FROM products p JOIN inventory_snapshot s ON s.product_id = p.id
+  LEFT JOIN product_snoozes z ON z.product_id = p.id AND (z.until IS NULL OR z.until > now())
  WHERE p.id = %(product_id)s;
 
 -- name: insert_product
@@ -44,15 +50,23 @@ RETURNING id;
 
 -- name: select_snapshots
 SELECT s.product_id, p.sku, p.name, p.low_stock_threshold, s.current_stock, s.low_stock_flag,
-       s.negative_flag, s.tracking_enabled, s.last_activity_at
+       s.negative_flag, s.tracking_enabled, s.last_activity_at,
+       z.until AS snooze_until, z.until_restocked AS snooze_until_restocked,
+       z.created_at AS snoozed_at
   FROM inventory_snapshot s JOIN products p ON p.id = s.product_id
+  -- an expired snooze is no snooze (SPEC §7.4)
+  LEFT JOIN product_snoozes z ON z.product_id = p.id AND (z.until IS NULL OR z.until > now())
  WHERE (NOT %(low)s OR s.low_stock_flag) AND (NOT %(negative)s OR s.negative_flag)
  ORDER BY s.product_id;
 
 -- name: select_snapshot
 SELECT s.product_id, p.sku, p.name, p.low_stock_threshold, s.current_stock, s.low_stock_flag,
-       s.negative_flag, s.tracking_enabled, s.last_activity_at
+       s.negative_flag, s.tracking_enabled, s.last_activity_at,
+       z.until AS snooze_until, z.until_restocked AS snooze_until_restocked,
+       z.created_at AS snoozed_at
   FROM inventory_snapshot s JOIN products p ON p.id = s.product_id
+  -- an expired snooze is no snooze (SPEC §7.4)
+  LEFT JOIN product_snoozes z ON z.product_id = p.id AND (z.until IS NULL OR z.until > now())
  WHERE s.product_id = %(product_id)s;
 
 -- name: insert_ledger_entry

@@ -1,6 +1,7 @@
 -- name: select_config
 SELECT key, value FROM system_config
- WHERE key IN ('notification_recipients', 'inventory_tracking_enabled');
+ WHERE key IN ('notification_recipients', 'inventory_tracking_enabled', 'notification_digest',
+               'notification_webhooks');
 
 -- name: lock_tracking
 -- serialises concurrent toggles so exactly one tracking-toggled event per change
