@@ -150,7 +150,9 @@ class Worker:
     async def _fence_unit(self, members: list[n.Claimed], term: n.Term) -> bool:
         """A digest is sent only if every member is still ours; else all go back."""
         lease = self._settings.send_lease_seconds
-        async with self._pool.connection() as conn:
+        # one transaction: every member's lease ends at the same instant, so if this
+        # sender dies the unit is taken up again whole, not split into several mails
+        async with self._pool.connection() as conn, conn.transaction():
             renewed = [
                 m
                 for m in members
@@ -224,9 +226,15 @@ class Worker:
         results: dict[str, n.Outcome],
         ids: dict[str, Any],
         step_states: tuple[n.Step, dict[str, str]] | None = None,
+        conn: psycopg.AsyncConnection[Any] | None = None,
     ) -> None:
         step, states = step_states or self._step(claimed, results)
-        async with self._pool.connection() as conn:
+        if conn is None:
+            async with self._pool.connection() as own:
+                recorded = await n.record_outcome(
+                    own, claimed, results, step, states, instance_id=self._settings.instance_id
+                )
+        else:
             recorded = await n.record_outcome(
                 conn, claimed, results, step, states, instance_id=self._settings.instance_id
             )
@@ -326,18 +334,21 @@ class Worker:
             for mid, (step, states) in list(steps.items()):
                 if step.status == "retrying":
                     steps[mid] = (n.Step("retrying", longest, step.error_details), states)
-        for m in members:
-            try:
-                await self._record(m, results[m.id], self._ids(m), steps[m.id])
-            except Exception as exc:
-                log.warning(
-                    "could not record a digest attempt; the lease will bring it back",
-                    extra={
-                        "action": "notification_record_failed",
-                        "notification_id": m.id,
-                        "error": type(exc).__name__,
-                    },
-                )
+        # one transaction, so every member gets the same next_attempt_at (now() is the
+        # transaction's): the unit comes due, and is claimed, together
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                for m in members:
+                    await self._record(m, results[m.id], self._ids(m), steps[m.id], conn)
+        except Exception as exc:
+            log.warning(
+                "could not record a digest attempt; the lease will bring it back",
+                extra={
+                    "action": "notification_record_failed",
+                    "digest_id": digest_id,
+                    "error": type(exc).__name__,
+                },
+            )
 
     async def stop(self, grace_seconds: float = 2.0) -> None:
         """Stop claiming; give sends in flight a moment to finish and record."""
