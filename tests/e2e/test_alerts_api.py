@@ -107,7 +107,14 @@ def test_stats_count_by_status_attempts_retries_and_name_the_leader(alert_shop: 
         resp = _get(c, "/api/admin/notifications/stats")
     assert resp.status_code == 200, resp.text
     stats = resp.json()
-    assert set(stats["by_status"]) == {"pending", "sending", "retrying", "sent", "failed"}
+    assert set(stats["by_status"]) == {
+        "pending",
+        "sending",
+        "retrying",
+        "sent",
+        "failed",
+        "suppressed",  # SPEC §7.4: raised while the product was snoozed
+    }
     assert stats["by_status"]["sent"] >= 5
     assert stats["total"] == sum(stats["by_status"].values())
     assert stats["attempts"] >= stats["total"]
