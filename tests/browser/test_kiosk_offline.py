@@ -12,7 +12,14 @@ import psycopg
 import pytest
 from playwright.sync_api import BrowserContext, Page, Response, expect
 
-from tests.browser.conftest import KIOSK_PORTRAIT, card, collect_errors, pair_kiosk, wait_until
+from tests.browser.conftest import (
+    KIOSK_PORTRAIT,
+    admin_login,
+    card,
+    collect_errors,
+    pair_kiosk,
+    wait_until,
+)
 from tests.e2e.fault_support import run_verify
 from tests.fixtures.server import Server, Shop, make_shop, start_server
 
@@ -154,6 +161,21 @@ def test_a_queued_sale_of_a_product_deactivated_meanwhile_is_kept_for_staff(
     assert refused[0]["total_cents"] == 600
     assert refused[0]["refused_status"] == 422
     assert "not for sale" in refused[0]["refused_detail"]
+
+    # staff see it in the portal, without looking for it, and settle it there
+    admin = new_context().new_page()
+    admin_login(admin, shop)
+    expect(admin.locator("#refused-count")).to_have_text("1", timeout=10_000)
+    admin.click("[data-nav=refused]")
+    line = admin.locator(f'#refused-body tr[data-id="{refused[0]["id"]}"]')
+    expect(line).to_contain_text("2 \u00d7 Discontinued tea")  # "2 times …"
+    expect(line).to_contain_text("6.00")
+    expect(line).to_contain_text("not for sale")
+    line.get_by_role("button", name="Mark resolved").click()
+    expect(admin.locator("#refused-empty")).to_be_visible()
+    expect(admin.locator("#refused-count")).to_have_text("")
+    admin.check("#refused-all")
+    expect(line).to_contain_text("resolved")
 
 
 def test_two_tabs_replaying_one_queue_buy_each_sale_exactly_once(

@@ -8,7 +8,8 @@
  *   router.js   #hash routing between the views below
  *   session.js  login / logout / boot
  *   sort.js     natural sort and sortable table heads
- *   products.js, product-dialog.js, notifications.js, mail.js, people.js, settings.js: the views
+ *   products.js, product-dialog.js, notifications.js, mail.js, refused.js, people.js,
+ *   settings.js: the views
  *   qr.js       QR codes as inline SVG (kiosk pairing links)
  *   bulk.js     bulk actions on the products selected in the table
  *   catalogue.js  CSV export link and import (preview, then apply)
@@ -27,12 +28,15 @@ import { wireDialogs } from "./ui.js";
 import * as products from "./products.js";
 import * as notifications from "./notifications.js";
 import * as mail from "./mail.js";
+import * as refused from "./refused.js";
 import * as people from "./people.js";
 import * as settings from "./settings.js";
 import "./bulk.js";
 import "./catalogue.js";
 
-const VIEWS = [products.view, notifications.view, mail.view, people.view, settings.view];
+const VIEWS = [
+  products.view, notifications.view, mail.view, refused.view, people.view, settings.view,
+];
 
 setViews(VIEWS);
 wireDialogs();
