@@ -20,6 +20,7 @@ from stockline.alerts.notifications import EMAIL, Claimed, Outcome
 from stockline.alerts.webhooks import Webhook, WebhookSender, stored_webhooks
 from stockline.config import Settings
 from stockline.db.queries import load
+from stockline.inventory import insight
 from stockline.system_config import ConfigCache
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,8 @@ class Channels:
                 products = await cur.fetchall()
                 await cur.execute(_Q["select_recent_movements"], {"product_ids": ids})
                 moves = await cur.fetchall()
+                # the same rule as GET /api/inventory/{id}/insight: one computation
+                insights = {pid: await insight.product_insight(conn, pid) for pid in ids}
         except Exception:
             log.warning("product facts unavailable", extra={"action": "mail_facts_failed"})
             return {}
@@ -85,8 +88,8 @@ class Channels:
                 name=p["name"],
                 low_stock_threshold=p["low_stock_threshold"],
                 current_stock=int(p["current_stock"]),
-                sold_per_day=p["sold_per_day"],
-                days_of_cover=p["days_of_cover"],
+                sold_per_day=insights[int(p["id"])].sold_per_day,
+                days_of_cover=insights[int(p["id"])].days_of_cover,
                 movements=tuple(by_product.get(int(p["id"]), ())),
             )
             for p in products

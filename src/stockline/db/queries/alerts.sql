@@ -70,21 +70,10 @@ UPDATE email_notification_log
 RETURNING id;
 
 -- name: select_product_now
--- the message shows the stock at send time too (a retry may go out minutes later), and
--- what staff need to act: sales per day over 28 days and the days that stock covers
--- (SPEC §7.3 insight: purchases only; no sales means no cover figure)
-SELECT p.id, p.sku, p.name, p.low_stock_threshold, s.current_stock,
-       round(sold.units / 28.0, 2)::float8 AS sold_per_day,
-       CASE WHEN sold.units > 0
-            THEN round(GREATEST(s.current_stock, 0) / (sold.units / 28.0), 1)::float8
-       END AS days_of_cover
-  FROM products p
-  JOIN inventory_snapshot s ON s.product_id = p.id
-  CROSS JOIN LATERAL (
-      SELECT COALESCE(-sum(l.delta), 0)::numeric AS units
-        FROM inventory_ledger l
-       WHERE l.product_id = p.id AND l.source = 'purchase'
-         AND l.created_at >= now() - interval '28 days') sold
+-- the message shows the stock at send time too (a retry may go out minutes later); sales
+-- per day and days of cover come from stockline.inventory.insight (SPEC §7.3)
+SELECT p.id, p.sku, p.name, p.low_stock_threshold, s.current_stock
+  FROM products p JOIN inventory_snapshot s ON s.product_id = p.id
  WHERE p.id = ANY(%(product_ids)s::bigint[]);
 
 -- name: select_recent_movements
