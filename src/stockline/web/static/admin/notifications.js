@@ -29,7 +29,8 @@ onLive("threshold-cleared", () => { if (currentView() === "notifications") refre
 const STATUSES = ["pending", "sending", "retrying", "sent", "failed"];
 
 function statusBadge(status) {
-  const kind = { sent: "ok", failed: "danger", retrying: "warn", sending: "info", pending: "info" }[status] || "muted";
+  // suppressed: raised while the product was snoozed (logged, never sent)
+  const kind = { sent: "ok", failed: "danger", retrying: "warn", sending: "info", pending: "info", suppressed: "muted" }[status] || "muted";
   return el("span", { class: "badge badge-" + kind, text: status || "?" });
 }
 
@@ -197,7 +198,8 @@ function fillNotification(n) {
     el("td", { class: "num" }, String(a.attempt_no ?? a.attempt ?? "")),
     el("td", {}, when(a.started_at || a.finished_at || a.created_at)),
     el("td", {}, el("span", { class: "badge badge-" + (a.outcome === "sent" ? "ok" : a.outcome === "transient" ? "warn" : "danger"), text: a.outcome || "?" })),
-    el("td", { class: "mono" }, [a.smtp_code, a.smtp_reply].filter((x) => x !== null && x !== undefined && x !== "").join(" ") || "–"),
+    el("td", { class: "mono" }, a.channel || "email"),
+    el("td", { class: "mono" }, [a.smtp_code, a.smtp_reply, a.http_status !== null && a.http_status !== undefined ? "HTTP " + a.http_status : ""].filter((x) => x !== null && x !== undefined && x !== "").join(" ") || "–"),
     el("td", { class: "error-cell", title: a.error || "" }, a.error || ""),
     el("td", { class: "mono" }, a.instance_id || ""),
   )));

@@ -20,6 +20,20 @@ function fillDialogSummary(p) {
   $("#pd-threshold").textContent = p.low_stock_threshold === null ? "none" : String(p.low_stock_threshold);
   $("#pd-flags").replaceChildren(...statusBadges(p));
   $("#pd-tracking").checked = p.tracking_enabled;
+  fillSnooze(p);
+}
+
+function fillSnooze(p) {
+  const z = p.snooze;
+  let text = "Not snoozed: alerts are sent.";
+  if (z) {
+    const parts = [];
+    if (z.until) parts.push("until " + when(z.until));
+    if (z.until_restocked) parts.push("until restocked");
+    text = "Snoozed " + parts.join(" or ") + ": alerts are logged as suppressed.";
+  }
+  $("#snooze-state").textContent = text;
+  $("#snooze-lift").hidden = !z;
 }
 
 function fillEditForm(p) {
@@ -34,7 +48,7 @@ export function openProduct(id) {
   const p = store.products.get(id);
   if (!p) return;
   state.openId = id;
-  for (const form of [$("#adjust-form"), $("#reconcile-form"), $("#edit-form")]) {
+  for (const form of [$("#adjust-form"), $("#reconcile-form"), $("#snooze-form"), $("#edit-form")]) {
     form.reset();
     clearFormError(form);
   }
@@ -120,6 +134,35 @@ onSubmit($("#reconcile-form"), async (form) => {
   form.reset();
   await loadLedger(true);
   toast(out.entry ? "Count recorded: " + signed(out.entry.delta) + " booked" : "Count matches the stock; nothing booked");
+});
+
+onSubmit($("#snooze-form"), async (form) => {
+  const id = state.openId;
+  const f = form.elements;
+  const body = { until_restocked: f.until_restocked.checked };
+  if (f.until.value) {
+    const at = new Date(f.until.value); // datetime-local is the browser's local time
+    if (Number.isNaN(at.getTime())) throw localError("Enter a date and time.", "until");
+    body.until = at.toISOString(); // zoned (UTC): the API refuses naive times
+  }
+  if (!body.until && !body.until_restocked) {
+    throw localError("Choose a time, or tick 'until restocked'.", "until");
+  }
+  const snap = await api("POST", "/api/inventory/" + id + "/snooze", body);
+  applyStock(snap, false);
+  toast("Alerts snoozed for " + snap.name);
+});
+
+$("#snooze-lift").addEventListener("click", async () => {
+  const id = state.openId;
+  if (id === null) return;
+  try {
+    const snap = await api("DELETE", "/api/inventory/" + id + "/snooze");
+    applyStock(snap, false);
+    toast("Snooze lifted for " + snap.name);
+  } catch (err) {
+    handleBackgroundError(err, "Snooze");
+  }
 });
 
 onSubmit($("#edit-form"), async (form) => {

@@ -3,6 +3,7 @@ import { api, $, banner, clearFormError, localError, message, onSubmit } from ".
 import { startLive, stopLive } from "./live.js";
 import { route, leaveView } from "./router.js";
 import { loadGlobalTracking, loadProducts } from "./store.js";
+import { openProduct } from "./product-dialog.js";
 import { AUTH_LOST, closeAllDialogs } from "./ui.js";
 
 export const session = { me: null };
@@ -49,6 +50,13 @@ async function enterApp() {
   await Promise.all([loadProducts(), loadGlobalTracking()]);
   startLive();
   route();
+  openLinkedProduct();
+}
+
+/** Alert mails link to /admin#product-<id>: open that product's dialog. */
+function openLinkedProduct() {
+  const m = /^#product-(\d+)$/.exec(location.hash);
+  if (m) openProduct(Number(m[1]));
 }
 
 /** Enter the portal with the session cookie, or show the login. */

@@ -1,5 +1,6 @@
-/* The settings view: notification recipients, shop-wide tracking, SMTP status. */
-import { api, $, $$, el, uuid, onSubmit, showFormError, message } from "./api.js";
+/* The settings view: notification recipients, shop-wide tracking, the digest, webhooks
+ * (secrets are write-only: never shown, an empty secret keeps the stored one), SMTP status. */
+import { api, $, $$, el, uuid, when, onSubmit, showFormError, message } from "./api.js";
 import { on, setGlobalTracking } from "./store.js";
 import { authLost, handleBackgroundError, isAuthError, toast } from "./ui.js";
 
@@ -39,6 +40,8 @@ async function loadSettings() {
   }
   renderRecipients(cfg.notification_recipients || []);
   setGlobalTracking(Boolean(cfg.inventory_tracking_enabled));
+  renderDigest(cfg.notification_digest);
+  renderWebhooks(cfg.notification_webhooks || []);
   const smtp = cfg.smtp || {};
   const rows = smtp.configured
     ? [["Status", "Configured"], ["Host", smtp.host || "–"], ["Port", smtp.port ? String(smtp.port) : "–"], ["From", smtp.from || "–"]]
@@ -102,5 +105,78 @@ $("#global-tracking").addEventListener("change", async (ev) => {
     if (isAuthError(err)) authLost();
   } finally {
     box.disabled = false;
+  }
+});
+
+// ------------------------------------------------------------ digest (SPEC §7.4)
+
+function renderDigest(d) {
+  d = d || { enabled: false, times: ["08:00"], timezone: "UTC", next_at: null };
+  const f = $("#digest-form").elements;
+  f.enabled.checked = Boolean(d.enabled);
+  f.times.value = (d.times || []).join(", ");
+  f.timezone.value = d.timezone || "UTC";
+  $("#digest-next").textContent = d.enabled && d.next_at
+    ? "Next digest: " + when(d.next_at)
+    : "Off: every alert is mailed at once.";
+}
+
+onSubmit($("#digest-form"), async (form) => {
+  const f = form.elements;
+  const times = f.times.value.split(",").map((t) => t.trim()).filter(Boolean);
+  const body = { enabled: f.enabled.checked, times, timezone: f.timezone.value.trim() || "UTC" };
+  const cfg = await api("PUT", "/api/admin/config", { notification_digest: body });
+  renderDigest(cfg.notification_digest);
+  toast(body.enabled ? "Digest saved" : "Digest off: alerts are mailed at once");
+});
+
+// ------------------------------------------------------------ webhooks (SPEC §7.4)
+
+function webhookRow(hook) {
+  const id = "webhook-" + uuid().slice(0, 8);
+  const url = el("input", { type: "url", id: id + "-url", name: "url", value: hook ? hook.url : "",
+    "aria-label": "Webhook URL", autocomplete: "off", placeholder: "https://hooks.example.com/…" });
+  // never filled in: the API does not return secrets; empty keeps the stored one
+  const secret = el("input", { type: "password", id: id + "-secret", name: "secret", value: "",
+    "aria-label": "Webhook secret", autocomplete: "new-password",
+    placeholder: hook && hook.has_secret ? "stored (leave empty to keep)" : "secret for the signature" });
+  const li = el("li", { class: "recipient", dataset: { webhook: hook ? hook.channel : "" } },
+    el("div", { class: "row gap" }, url, secret,
+      el("button", { type: "button", class: "btn btn-ghost", "aria-label": "Remove webhook",
+        onclick: () => li.remove() }, "Remove")),
+    el("p", { class: "field-error" }));
+  return li;
+}
+
+function renderWebhooks(list) {
+  $("#webhooks-list").replaceChildren(...list.map(webhookRow));
+}
+
+$("#webhook-add").addEventListener("click", () => {
+  const row = webhookRow(null);
+  $("#webhooks-list").append(row);
+  row.querySelector("input").focus();
+});
+
+onSubmit($("#webhooks-form"), async (form) => {
+  const rows = $$("#webhooks-list li");
+  for (const li of rows) li.querySelector(".field-error").textContent = "";
+  const sent = [];
+  for (const li of rows) {
+    const url = li.querySelector('input[name="url"]').value.trim();
+    const secret = li.querySelector('input[name="secret"]').value;
+    if (url) sent.push({ li, hook: secret ? { url, secret } : { url } });
+  }
+  try {
+    const cfg = await api("PUT", "/api/admin/config", { notification_webhooks: sent.map((x) => x.hook) });
+    renderWebhooks(cfg.notification_webhooks || []);
+    toast("Webhooks saved");
+  } catch (err) {
+    for (const e of err.errors || []) {
+      const loc = Array.isArray(e.loc) ? e.loc : [];
+      const i = loc.find((x) => typeof x === "number");
+      if (i !== undefined && sent[i]) sent[i].li.querySelector(".field-error").textContent = e.msg || "";
+    }
+    throw err;
   }
 });

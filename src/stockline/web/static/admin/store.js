@@ -28,6 +28,7 @@ export function fromProduct(p) {
     current_stock: s.current_stock ?? p.stock_quantity, low_stock_flag: Boolean(s.low_stock_flag),
     negative_flag: Boolean(s.negative_flag), tracking_enabled: s.tracking_enabled !== false,
     last_activity_at: s.last_activity_at || null,
+    snooze: s.snooze || null, // SPEC §7.4: {until, until_restocked, created_at} while snoozed
   };
 }
 
@@ -100,6 +101,11 @@ export function applyStock(s, flash) {
     }
   }
   if (s.current_stock !== undefined) p.negative_flag = s.current_stock < 0;
+  // API answers carry the snooze (null when none); events do not, so leave it then
+  if (s.snooze !== undefined && JSON.stringify(s.snooze) !== JSON.stringify(p.snooze)) {
+    p.snooze = s.snooze;
+    changed = true;
+  }
   if (!changed) return;
   emit("change", p, flash && moved);
 }

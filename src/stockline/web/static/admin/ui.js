@@ -63,6 +63,7 @@ export function statusBadges(p) {
   if (p.negative_flag) out.push(el("span", { class: "badge badge-danger", text: "Negative" }));
   if (p.low_stock_flag) out.push(el("span", { class: "badge badge-warn", text: "Low stock" }));
   if (!p.active) out.push(el("span", { class: "badge badge-muted", text: "Inactive" }));
+  if (p.snooze) out.push(el("span", { class: "badge badge-muted", text: "Snoozed", title: "Alerts snoozed" }));
   if (!out.length) out.push(el("span", { class: "badge badge-ok", text: "In stock" }));
   return out;
 }
