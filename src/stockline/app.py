@@ -35,13 +35,15 @@ from stockline.events.service import EventsService, stop_on_signals
 from stockline.inventory.ledger import prune_idempotency_keys
 from stockline.logs import configure_logging
 from stockline.system_config import ConfigCache
-from stockline.tasks import TaskOwner
+from stockline.tasks import TaskOwner, exit_process, exit_unless_done
 from stockline.web import pages
 
 log = logging.getLogger(__name__)
 _AUTH_Q = load("auth")
 # a loop that ignores cancellation for longer than this is reported by name
-_TASK_STOP_SECONDS = 5.0
+_TASK_STOP_SECONDS = 2.0
+# the whole lifespan shutdown; after it a served process exits 1 whatever still runs
+SHUTDOWN_SECONDS = 10.0
 
 
 async def _housekeeping(services: Services) -> None:
@@ -121,7 +123,17 @@ async def stop(services: Services, tasks: TaskOwner) -> list[str]:
     return survivors
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def served_app() -> FastAPI:
+    """The app `stockline serve` runs: its shutdown is bounded by ending the process."""
+    return create_app(exit_when_stuck=True)
+
+
+def create_app(settings: Settings | None = None, *, exit_when_stuck: bool = False) -> FastAPI:
+    """`exit_when_stuck`: when the shutdown takes longer than SHUTDOWN_SECONDS, or a
+    background task survives its cancellation (which would hang the event loop's own
+    close forever, e.g. psycopg_pool handing a connection to a cancelled waiter on
+    Python 3.11), print one line and exit 1. Only for a process of its own: never in
+    a test that runs the app in-process."""
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
 
@@ -142,11 +154,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             yield {}
         finally:
-            await stop(services, tasks)
+            disarm = None
+            if exit_when_stuck:
+                disarm = exit_unless_done(
+                    SHUTDOWN_SECONDS,
+                    lambda: (
+                        f"stockline: shutdown did not finish in {SHUTDOWN_SECONDS:g} s "
+                        f"(still running: {', '.join(tasks.names) or 'no background task'}); "
+                        "exiting"
+                    ),
+                )
+            survivors = await stop(services, tasks)
             log.info(
                 "instance stopped",
                 extra={"action": "instance_stopped", "instance_id": settings.instance_id},
             )
+            if disarm is not None:
+                if survivors:
+                    exit_process(
+                        "stockline: background tasks ignored their cancellation "
+                        f"({', '.join(survivors)}); exiting"
+                    )
+                disarm()
 
     app = FastAPI(
         title="stockline",

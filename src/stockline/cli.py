@@ -187,7 +187,7 @@ def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
     # the embedded database is stopped by open_database's finally block
     signal.signal(signal.SIGTERM, _exit_quietly)
     uvicorn.run(
-        "stockline.app:create_app",
+        "stockline.app:served_app",
         factory=True,
         host=host,
         port=port,

@@ -12,7 +12,11 @@ process's shutdown forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import sys
+import threading
 from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
@@ -81,3 +85,22 @@ class TaskOwner:
                 extra={"action": "tasks_survived", "tasks": ",".join(survivors)},
             )
         return survivors
+
+
+def exit_process(line: str) -> None:
+    """One line on stderr, then exit 1 at once: no cleanup that could hang again."""
+    with contextlib.suppress(Exception):
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    os._exit(1)
+
+
+def exit_unless_done(seconds: float, line: Callable[[], str]) -> Callable[[], None]:
+    """Arm a watchdog thread that calls `exit_process(line())` after `seconds` unless the
+    returned disarm function is called first. A thread, not a task: it fires even when
+    the event loop is stuck or a task ignores every cancellation."""
+    timer = threading.Timer(seconds, lambda: exit_process(line()))
+    timer.daemon = True
+    timer.name = "stockline-shutdown-watchdog"
+    timer.start()
+    return timer.cancel
