@@ -21,6 +21,7 @@ from stockline.api.routes import (
     inventory,
     kiosk,
     notifications,
+    people,
     products,
     purchases,
     stocktakes,
@@ -197,6 +198,7 @@ def create_app(settings: Settings | None = None, *, exit_when_stuck: bool = Fals
         events_routes.router,  # before inventory: /api/inventory/{product_id} must not take it
         inventory.router,
         admin.router,
+        people.router,
         notifications.router,
         kiosk.router,
         health.router,

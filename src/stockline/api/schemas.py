@@ -60,16 +60,27 @@ def storable(value: str) -> str:
 Text = Annotated[
     str, AfterValidator(storable), Field(json_schema_extra={"not": {"pattern": "\\u0000"}})
 ]
-Text200 = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Sku = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Reason = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+# After a validator, one StringConstraints checks the length before it strips (so " "
+# passed min_length=1 and reached a CHECK as ""): strip first, in a constraint of its own.
+Text200 = Annotated[
+    Text, StringConstraints(strip_whitespace=True), StringConstraints(min_length=1, max_length=200)
+]
+Sku = Annotated[
+    Text, StringConstraints(strip_whitespace=True), StringConstraints(min_length=1, max_length=64)
+]
+Reason = Annotated[
+    Text, StringConstraints(strip_whitespace=True), StringConstraints(min_length=1, max_length=500)
+]
 Threshold = Annotated[int, Field(ge=0, le=DELTA_MAX), _WHOLE]
-Category = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Category = Annotated[
+    Text, StringConstraints(strip_whitespace=True), StringConstraints(min_length=1, max_length=100)
+]
 # what a scanner types: printable ASCII without spaces (EAN/UPC digits, Code 128, SKUs)
 _BARCODE = r"^[!-~]+$"
 Barcode = Annotated[
     Text,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=_BARCODE),
+    StringConstraints(strip_whitespace=True),
+    StringConstraints(min_length=1, max_length=64, pattern=_BARCODE),
     # a constraint after a validator is checked but leaves the schema: say it again there
     Field(json_schema_extra={"pattern": _BARCODE}),
 ]
@@ -260,8 +271,14 @@ class LedgerEntryOut(_Out):
     created_at: datetime
 
 
+class LedgerLineOut(LedgerEntryOut):
+    actor: str | None = Field(description="the admin's email, or the purchasing kiosk's name")
+    actor_kind: Literal["admin", "kiosk"] | None
+    balance_after: int = Field(description="the product's stock right after this row")
+
+
 class LedgerPageOut(BaseModel):
-    items: list[LedgerEntryOut]
+    items: list[LedgerLineOut]
     next_before_id: int | None
 
 
@@ -366,7 +383,9 @@ class ImportOut(_Out):
 class StocktakeIn(_In):
     # absent or null: every active product
     product_ids: Annotated[list[Id], Field(min_length=1, max_length=10_000)] | None = None
-    note: Annotated[Text, StringConstraints(strip_whitespace=True, max_length=500)]
+    note: Annotated[
+        Text, StringConstraints(strip_whitespace=True), StringConstraints(max_length=500)
+    ]
 
 
 class CountIn(_In):
@@ -442,3 +461,49 @@ class ReorderItemOut(_Out):
     sold_per_day: float
     days_of_cover: float | None
     suggested_reorder_quantity: int
+
+
+# ---------------------------------------------------------------- people
+
+Password = Annotated[Text, StringConstraints(min_length=8, max_length=1024)]
+
+
+class AdminCreateIn(_In):
+    email: Annotated[
+        Text,
+        StringConstraints(strip_whitespace=True),
+        StringConstraints(min_length=3, max_length=320),
+    ]
+    password: Password
+
+
+class AdminPatchIn(_In):
+    disabled: bool | None = None
+    password: Password | None = None  # a reset: every session of that admin ends
+
+
+class KioskCreateIn(_In):
+    name: Text200
+
+
+class KioskPatchIn(_In):
+    disabled: bool | None = None
+    name: Text200 | None = None
+
+
+class AdminAccountOut(_Out):
+    id: int
+    email: str
+    created_at: datetime
+    disabled: bool
+
+
+class KioskAccountOut(_Out):
+    id: int
+    name: str
+    created_at: datetime
+    disabled: bool
+
+
+class NewKioskOut(KioskAccountOut):
+    token: str = Field(description="the kiosk's token: shown in this answer only")

@@ -22,7 +22,7 @@ from psycopg.rows import class_row
 from stockline.db.queries import load
 from stockline.errors import IdempotencyConflict, InvalidInput, NotFound
 from stockline.events.positions import WAIT_MS, held_back, number_committed
-from stockline.inventory.models import LedgerEntry, PurchaseLine, Snapshot, StockChange
+from stockline.inventory.models import LedgerEntry, LedgerLine, PurchaseLine, Snapshot, StockChange
 
 _Q = load("inventory")
 _INT4_MAX = 2**31 - 1
@@ -63,9 +63,9 @@ async def list_snapshots(
 
 async def ledger_page(
     conn: psycopg.AsyncConnection[Any], product_id: int, *, limit: int, before_id: int | None
-) -> list[LedgerEntry]:
+) -> list[LedgerLine]:
     await get_snapshot(conn, product_id)
-    async with conn.cursor(row_factory=class_row(LedgerEntry)) as cur:
+    async with conn.cursor(row_factory=class_row(LedgerLine)) as cur:
         await cur.execute(
             _Q["select_ledger_page"],
             {"product_id": product_id, "limit": limit, "before_id": before_id},

@@ -104,6 +104,15 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True)
+class LedgerLine(LedgerEntry):
+    """A ledger row as history shows it: who, and the stock right after it."""
+
+    actor: str | None  # the admin's email or the purchasing kiosk's name
+    actor_kind: str | None  # "admin" | "kiosk"
+    balance_after: int
+
+
+@dataclass(frozen=True)
 class PurchaseLine:
     product_id: int
     quantity: int

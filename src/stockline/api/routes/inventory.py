@@ -19,6 +19,7 @@ from stockline.api.schemas import (
     InsightOut,
     InventoryOut,
     LedgerEntryOut,
+    LedgerLineOut,
     LedgerPageOut,
     Moment,
     ReconciliationIn,
@@ -186,7 +187,7 @@ async def get_ledger(
     entries = await ledger.ledger_page(conn, product_id, limit=limit, before_id=before_id)
     next_before = entries[-1].id if len(entries) == limit else None
     return LedgerPageOut(
-        items=[LedgerEntryOut(**vars(e)) for e in entries], next_before_id=next_before
+        items=[LedgerLineOut.model_validate(e) for e in entries], next_before_id=next_before
     )
 
 

@@ -75,12 +75,36 @@ VALUES (%(product_id)s, %(delta)s, %(source)s, %(reason)s, %(admin_id)s, %(trans
 RETURNING id, product_id, delta, source, reason, admin_id, transaction_id, created_at;
 
 -- name: select_ledger_page
--- newest first; before_id pages backwards through history
-SELECT id, product_id, delta, source, reason, admin_id, transaction_id, created_at
-  FROM inventory_ledger
- WHERE product_id = %(product_id)s AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s)
- ORDER BY id DESC
- LIMIT %(limit)s;
+-- newest first; before_id pages backwards through history. Who: the admin's email, or the
+-- kiosk of the purchase. balance_after = stock right after the row = current stock minus
+-- every later move (S-1: stock_quantity = SUM(delta)), from one snapshot.
+WITH page AS (
+    SELECT id, product_id, delta, source, reason, admin_id, transaction_id, created_at
+      FROM inventory_ledger
+     WHERE product_id = %(product_id)s AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s)
+     ORDER BY id DESC
+     LIMIT %(limit)s
+), later AS (
+    SELECT COALESCE(sum(delta), 0) AS moved
+      FROM inventory_ledger
+     WHERE product_id = %(product_id)s AND id >= %(before_id)s::bigint
+)
+SELECT g.id, g.product_id, g.delta, g.source, g.reason, g.admin_id, g.transaction_id,
+       g.created_at,
+       COALESCE(a.email, k.name) AS actor,
+       CASE WHEN a.id IS NOT NULL THEN 'admin' WHEN k.id IS NOT NULL THEN 'kiosk' END
+           AS actor_kind,
+       p.stock_quantity - later.moved
+           - COALESCE(sum(g.delta) OVER (ORDER BY g.id DESC
+                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+           AS balance_after
+  FROM page g
+  JOIN products p ON p.id = g.product_id
+ CROSS JOIN later
+  LEFT JOIN admins a ON a.id = g.admin_id
+  LEFT JOIN transactions t ON t.id = g.transaction_id
+  LEFT JOIN kiosks k ON k.id = t.kiosk_id
+ ORDER BY g.id DESC;
 
 -- name: select_ledger_export
 SELECT l.id, l.product_id, p.sku, l.delta, l.source, l.reason, l.admin_id, l.transaction_id,
