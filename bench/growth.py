@@ -7,16 +7,25 @@ bringing products and snapshots into balance in one statement, as a restore woul
 then we measure, in the same run: HTTP purchase latency against `serve --workers 2`, and
 the wall time of `stockline verify`. Targets: purchase p99 flat (within 20 % of the
 smallest size), verify of 10M rows <= 30 s.
+
+Also per size (issue 13): median latency of `GET /api/inventory/1/insight?days=28`
+(product 1 holds 1/1000 of the ledger) and of `GET /api/inventory/reorder` (every
+product), each beside its raw-SQL baseline run in the same process: the bare sum of a
+product's purchases in the window, and the bare GROUP BY over the window's rows.
+`--reads-only` skips the purchase load and verify.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
+import httpx
 import psycopg
 
 from bench._common import database, machine, make_kiosk, serve
@@ -67,6 +76,41 @@ def grow_to(db_url: str, target: int) -> None:
         conn.execute("VACUUM ANALYZE inventory_snapshot")
 
 
+_RAW_ONE = (
+    "SELECT COALESCE(sum(-delta), 0) FROM inventory_ledger WHERE product_id = 1"
+    " AND source = 'purchase' AND created_at >= now() - interval '28 days'"
+)
+_RAW_ALL = (
+    "SELECT product_id, sum(-delta) FROM inventory_ledger WHERE source = 'purchase'"
+    " AND created_at >= now() - interval '28 days' GROUP BY product_id"
+)
+
+
+def _median_ms(fn: Callable[[], object], n: int) -> float:
+    fn()  # warm
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def timed_reads(port: int, token: str, db_url: str) -> dict[str, float]:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120) as c:
+
+        def get(path: str) -> None:
+            c.get(path).raise_for_status()
+
+        insight = _median_ms(lambda: get("/api/inventory/1/insight?days=28"), 20)
+        reorder = _median_ms(lambda: get("/api/inventory/reorder?days=28"), 5)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        raw_one = _median_ms(lambda: conn.execute(_RAW_ONE).fetchall(), 20)
+        raw_all = _median_ms(lambda: conn.execute(_RAW_ALL).fetchall(), 5)
+    return {"insight": insight, "raw_one": raw_one, "reorder": reorder, "raw_all": raw_all}
+
+
 def timed_verify(db_url: str) -> tuple[float, int]:
     started = time.monotonic()
     out = subprocess.run(
@@ -86,11 +130,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,1000000,10000000")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--reads-only", action="store_true")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
     print(f"machine: {machine()}")
     rows = []
+    reads: list[tuple[int, dict[str, float]]] = []
     with database() as (_admin, db_url):
         with psycopg.connect(db_url) as conn:
             conn.execute(
@@ -107,10 +153,17 @@ def main() -> None:
             grow_to(db_url, size)
             served = serve(db_url, workers=2)
             try:
-                asyncio.run(http_load(served.port, token, ids, 4, 2))  # warm-up
-                load = asyncio.run(http_load(served.port, token, ids, args.clients, args.seconds))
+                reads.append((size, timed_reads(served.port, token, db_url)))
+                if not args.reads_only:
+                    asyncio.run(http_load(served.port, token, ids, 4, 2))  # warm-up
+                    load = asyncio.run(
+                        http_load(served.port, token, ids, args.clients, args.seconds)
+                    )
             finally:
                 served.stop()
+            print(f"  {size:,} rows: reads {reads[-1][1]}", file=sys.stderr, flush=True)
+            if args.reads_only:
+                continue
             seconds, code = timed_verify(db_url)
             rows.append((size, load, seconds, code))
             print(
@@ -119,6 +172,16 @@ def main() -> None:
                 flush=True,
             )
 
+    print()
+    print("| ledger rows | insight ms | raw sum ms | reorder ms | raw GROUP BY ms |")
+    print("|---|---|---|---|---|")
+    for size, r in reads:
+        print(
+            f"| {size:,} | {r['insight']:.1f} | {r['raw_one']:.1f} | {r['reorder']:.1f} | "
+            f"{r['raw_all']:.1f} |"
+        )
+    if args.reads_only:
+        return
     base_p99 = rows[0][1]["p99_ms"]
     print()
     print("| ledger rows | purchase tps | p50 ms | p99 ms | p99 vs first | verify s | verify |")

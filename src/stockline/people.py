@@ -50,7 +50,7 @@ def _email(address: str) -> str:
         return validate_email(address, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise InvalidInput(
-            f"{address!r} is not a valid email address",
+            f"invalid email address: {address!r}",
             errors=[{"loc": ["body", "email"], "msg": str(exc), "type": "value_error"}],
         ) from None
 

@@ -473,6 +473,7 @@ class AdminCreateIn(_In):
         Text,
         StringConstraints(strip_whitespace=True),
         StringConstraints(min_length=3, max_length=320),
+        Field(json_schema_extra=_EMAIL),
     ]
     password: Password
 
@@ -507,3 +508,54 @@ class KioskAccountOut(_Out):
 
 class NewKioskOut(KioskAccountOut):
     token: str = Field(description="the kiosk's token: shown in this answer only")
+
+
+# ---------------------------------------------------------------- lists and bulk actions
+
+ProductSort = Literal[
+    "id",
+    "-id",
+    "sku",
+    "-sku",
+    "name",
+    "-name",
+    "category",
+    "-category",
+    "price_cents",
+    "-price_cents",
+    "current_stock",
+    "-current_stock",
+    "low_stock_threshold",
+    "-low_stock_threshold",
+    "created_at",
+    "-created_at",
+]
+SearchText = Annotated[
+    Text, StringConstraints(strip_whitespace=True), StringConstraints(min_length=1, max_length=100)
+]
+BulkIds = Annotated[list[Id], Field(min_length=1, max_length=1000)]
+
+
+class BulkAdjustIn(AdjustmentIn):
+    product_ids: BulkIds
+    action: Literal["adjust"]
+
+
+class BulkThresholdIn(_In):
+    product_ids: BulkIds
+    action: Literal["threshold"]
+    low_stock_threshold: Threshold | None  # required; null clears it
+
+
+class BulkActiveIn(_In):
+    product_ids: BulkIds
+    action: Literal["deactivate", "activate"]
+
+
+# one shape per action, told apart by `action` (so the schema says what each needs)
+BulkIn = Annotated[BulkAdjustIn | BulkThresholdIn | BulkActiveIn, Field(discriminator="action")]
+
+
+class BulkOut(_Out):
+    products: list[ProductOut]
+    entries: list[LedgerEntryOut]

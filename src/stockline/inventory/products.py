@@ -24,6 +24,54 @@ async def list_products(
         return await cur.fetchall()
 
 
+SORT_KEYS = (
+    "id",
+    "sku",
+    "name",
+    "category",
+    "price_cents",
+    "current_stock",
+    "low_stock_threshold",
+    "created_at",
+)
+
+
+def _like(text: str) -> str:
+    # the search text is matched literally: its % and _ are not wildcards
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def page_products(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    sort: str = "id",
+    limit: int | None = None,
+    offset: int = 0,
+    q: str | None = None,
+    category: str | None = None,
+    active: bool | None = None,
+) -> tuple[list[Product], int]:
+    """One page in `sort` order (a key of SORT_KEYS, `-` for descending) and how many
+    products match in all."""
+    params = {
+        "sort": sort,
+        "limit": limit,
+        "offset": offset,
+        "pattern": _like(q) if q else None,
+        "category": category,
+        "active": active,
+    }
+    async with conn.cursor(row_factory=class_row(Product)) as cur:
+        await cur.execute(_Q["select_products_page"], params)
+        rows = await cur.fetchall()
+    if offset == 0 and (limit is None or len(rows) < limit):
+        return rows, len(rows)
+    cur2 = await conn.execute(_Q["select_products_count"], params)
+    row = await cur2.fetchone()
+    return rows, int(row["n"]) if row else 0
+
+
 async def get_product(conn: psycopg.AsyncConnection[Any], product_id: int) -> Product:
     async with conn.cursor(row_factory=class_row(Product)) as cur:
         await cur.execute(_Q["select_product"], {"product_id": product_id})

@@ -135,3 +135,74 @@ SELECT stockline_tracking_global_enabled() AS on;
 CALL stockline_transactions_purchase_v2(%(scope)s, %(key)s, %(hash)s, %(kiosk_id)s,
                                         %(product_ids)s::bigint[], %(quantities)s::int[],
                                         %(wait_ms)s);
+
+-- name: select_products_page
+-- the portal's sortable, filtered, paged list. One static statement: each sort key is a
+-- CASE that is NULL unless chosen, so no SQL is built from input. SKUs sort naturally
+-- (BULK-2 before BULK-10); the id breaks every tie, so pages never overlap.
+SELECT p.id, p.sku, p.name, p.price_cents, p.low_stock_threshold, p.active, p.stock_quantity,
+       p.category, p.barcode, p.created_at, p.updated_at,
+       s.current_stock, s.low_stock_flag, s.negative_flag, s.tracking_enabled, s.last_activity_at
+  FROM products p JOIN inventory_snapshot s ON s.product_id = p.id
+ WHERE (%(active)s::boolean IS NULL OR p.active = %(active)s)
+   AND (%(category)s::text IS NULL OR p.category = %(category)s)
+   AND (%(pattern)s::text IS NULL OR p.sku ILIKE %(pattern)s OR p.name ILIKE %(pattern)s
+        OR p.barcode ILIKE %(pattern)s)
+ ORDER BY
+       CASE WHEN %(sort)s = 'sku' THEN stockline_natural_sort_key(p.sku) END COLLATE "C" ASC,
+       CASE WHEN %(sort)s = '-sku' THEN stockline_natural_sort_key(p.sku) END COLLATE "C" DESC,
+       CASE WHEN %(sort)s = 'name' THEN lower(p.name) END COLLATE "C" ASC,
+       CASE WHEN %(sort)s = '-name' THEN lower(p.name) END COLLATE "C" DESC,
+       CASE WHEN %(sort)s = 'category' THEN lower(p.category) END COLLATE "C" ASC NULLS LAST,
+       CASE WHEN %(sort)s = '-category' THEN lower(p.category) END COLLATE "C" DESC NULLS LAST,
+       CASE WHEN %(sort)s = 'price_cents' THEN p.price_cents END ASC,
+       CASE WHEN %(sort)s = '-price_cents' THEN p.price_cents END DESC,
+       CASE WHEN %(sort)s = 'current_stock' THEN s.current_stock END ASC,
+       CASE WHEN %(sort)s = '-current_stock' THEN s.current_stock END DESC,
+       CASE WHEN %(sort)s = 'low_stock_threshold' THEN p.low_stock_threshold END ASC NULLS LAST,
+       CASE WHEN %(sort)s = '-low_stock_threshold' THEN p.low_stock_threshold END
+           DESC NULLS LAST,
+       CASE WHEN %(sort)s = 'created_at' THEN p.created_at END ASC,
+       CASE WHEN %(sort)s = '-created_at' THEN p.created_at END DESC,
+       CASE WHEN %(sort)s = '-id' THEN p.id END DESC,
+       p.id ASC
+ LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: select_products_count
+-- how many match the page's filters (X-Total-Count)
+SELECT count(*) AS n
+  FROM products p
+ WHERE (%(active)s::boolean IS NULL OR p.active = %(active)s)
+   AND (%(category)s::text IS NULL OR p.category = %(category)s)
+   AND (%(pattern)s::text IS NULL OR p.sku ILIKE %(pattern)s OR p.name ILIKE %(pattern)s
+        OR p.barcode ILIKE %(pattern)s);
+
+-- name: lock_products_by_id
+-- a bulk action locks its products in id order, like a purchase (never a deadlock)
+SELECT id FROM products WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id FOR UPDATE;
+
+-- name: insert_bulk_adjustments
+-- one manual_adjustment row per product, each its own ledger row
+INSERT INTO inventory_ledger (product_id, delta, source, reason, admin_id)
+SELECT id, %(delta)s, 'manual_adjustment', %(reason)s, %(admin_id)s
+  FROM unnest(%(ids)s::bigint[]) AS r(id)
+ ORDER BY id
+RETURNING id, product_id, delta, source, reason, admin_id, transaction_id, created_at;
+
+-- name: update_bulk_threshold
+-- only rows whose threshold changes, so the breach trigger runs where it means something
+UPDATE products SET low_stock_threshold = %(low_stock_threshold)s::int, updated_at = now()
+ WHERE id = ANY(%(ids)s::bigint[])
+   AND low_stock_threshold IS DISTINCT FROM %(low_stock_threshold)s::int;
+
+-- name: update_bulk_active
+UPDATE products SET active = %(active)s, updated_at = now()
+ WHERE id = ANY(%(ids)s::bigint[]) AND active <> %(active)s;
+
+-- name: select_products_by_ids
+SELECT p.id, p.sku, p.name, p.price_cents, p.low_stock_threshold, p.active, p.stock_quantity,
+       p.category, p.barcode, p.created_at, p.updated_at,
+       s.current_stock, s.low_stock_flag, s.negative_flag, s.tracking_enabled, s.last_activity_at
+  FROM products p JOIN inventory_snapshot s ON s.product_id = p.id
+ WHERE p.id = ANY(%(ids)s::bigint[])
+ ORDER BY p.id;
