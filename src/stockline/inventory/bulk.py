@@ -12,6 +12,7 @@ from psycopg.rows import class_row
 
 from stockline.db.queries import load
 from stockline.errors import NotFound
+from stockline.events.positions import number_committed
 from stockline.inventory.ledger import retry_transient
 from stockline.inventory.models import LedgerEntry, Product
 
@@ -71,4 +72,6 @@ async def apply_bulk(
                 products = await cur.fetchall()
         return BulkResult(products, entries)
 
-    return await retry_transient(run)
+    result = await retry_transient(run)
+    await number_committed(conn)  # stock, flag and breach events
+    return result

@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 
 from stockline.db.queries import load
 from stockline.errors import Conflict, InvalidInput
+from stockline.events.positions import number_committed
 from stockline.inventory.catalogue_csv import (
     MAX_ERRORS,
     ImportRow,
@@ -141,6 +142,8 @@ async def import_catalogue(
             except pgerrors.UniqueViolation as exc:
                 # another writer took a SKU or barcode between our read and our write
                 raise Conflict("the catalogue changed during the import; try again") from exc
+    if not dry_run:
+        await number_committed(conn)  # stock, flag and breach events of the import
     return ImportResult(len(plan.creates), len(plan.updates), plan.unchanged, dry_run, [])
 
 

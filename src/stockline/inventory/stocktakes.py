@@ -18,6 +18,7 @@ from psycopg.rows import class_row, dict_row
 
 from stockline.db.queries import load
 from stockline.errors import Conflict, NotFound
+from stockline.events.positions import number_committed
 from stockline.inventory.ledger import retry_transient
 from stockline.inventory.models import LedgerEntry
 
@@ -200,6 +201,7 @@ async def commit_stocktake(
             return entries
 
     entries = await retry_transient(run)
+    await number_committed(conn)  # the reconciliations' events
     return await get_stocktake(conn, stocktake_id, entries)
 
 
