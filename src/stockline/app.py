@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from stockline import alerts
 from stockline.api import problems
 from stockline.api.deps import Services
+from stockline.api.event_stream import EventStreamFastPath
 from stockline.api.middleware import BodyLimit, Observe
 from stockline.api.routes import (
     admin,
@@ -217,5 +218,5 @@ def create_app(settings: Settings | None = None, *, exit_when_stuck: bool = Fals
     )
     app.add_middleware(Observe)
     # outermost: long-lived event streams skip the per-request stack (see its docstring)
-    app.add_middleware(events_routes.EventStreamFastPath)
+    app.add_middleware(EventStreamFastPath)
     return app

@@ -8,13 +8,14 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from psycopg_pool import AsyncConnectionPool
 
+from stockline import stream_tokens
 from stockline.db.queries import load
 from stockline.errors import NotAuthenticated, TooManyAttempts
 
@@ -32,6 +33,20 @@ class Principal:
     name: str
     csrf_token: str | None = None
     via_cookie: bool = False
+    # an admin's session (a prefix of its token hash): streams end when it does
+    session: bytes = b""
+
+    @property
+    def stream_owner(self) -> StreamOwner:
+        return StreamOwner(self.kind, self.id, self.session)
+
+
+class StreamOwner(NamedTuple):
+    """The credentials an event stream was opened with."""
+
+    kind: str
+    id: int
+    session: bytes
 
 
 @dataclass(frozen=True)
@@ -203,6 +218,7 @@ async def authenticate(
                 str(row["email"]),
                 csrf_token=str(row["csrf_token"]),
                 via_cookie=via_cookie,
+                session=digest[:SESSION_REF_BYTES],
             )
     elif token.startswith("kiosk_"):
         cur = await conn.execute(_Q["select_kiosk_by_token"], {"token_hash": digest})
@@ -210,3 +226,42 @@ async def authenticate(
         if row is not None:
             return Principal("kiosk", int(row["id"]), str(row["name"]), via_cookie=via_cookie)
     raise NotAuthenticated("invalid or expired credentials")
+
+
+SESSION_REF_BYTES = 8
+
+
+async def authenticate_stream_token(
+    conn: psycopg.AsyncConnection[Any], key: bytes, token: str
+) -> Principal:
+    """The principal of a `?token=` whose credentials still hold: a revoked kiosk, a
+    disabled admin, or a session ended by logout or a password reset opens nothing."""
+    found = stream_tokens.verify(key, token)
+    if found is not None:
+        kind, principal_id, session = found
+        if kind == "admin":
+            params = {"id": principal_id, "ref": session}
+            cur = await conn.execute(_Q["select_admin_session_by_ref"], params)
+        else:
+            cur = await conn.execute(_Q["select_active_kiosk"], {"id": principal_id})
+        row = await cur.fetchone()
+        if row is not None:
+            return Principal(kind, int(row["id"]), str(row["name"]), session=session)
+    raise NotAuthenticated("invalid or expired stream token")
+
+
+async def valid_stream_owners(
+    conn: psycopg.AsyncConnection[Any], owners: list[StreamOwner]
+) -> set[StreamOwner]:
+    """Which of these stream credentials still hold (the others' streams must end)."""
+    if not owners:
+        return set()
+    cur = await conn.execute(
+        _Q["select_valid_stream_owners"],
+        {
+            "kinds": [o.kind for o in owners],
+            "ids": [o.id for o in owners],
+            "refs": [o.session for o in owners],
+        },
+    )
+    return {StreamOwner(r["kind"], int(r["id"]), bytes(r["ref"])) for r in await cur.fetchall()}

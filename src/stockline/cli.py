@@ -186,6 +186,8 @@ def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
     # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into a normal exit so
     # the embedded database is stopped by open_database's finally block
     signal.signal(signal.SIGTERM, _exit_quietly)
+    # the workers read it when they build their protocol (api/http_protocol.py)
+    os.environ["STOCKLINE_HEADER_TIMEOUT_SECONDS"] = str(settings.header_timeout_seconds)
     uvicorn.run(
         "stockline.app:served_app",
         factory=True,
@@ -197,6 +199,8 @@ def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
         forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=3,
         access_log=False,
+        limit_concurrency=settings.limit_concurrency,
+        http="stockline.api.http_protocol:HeaderDeadlineProtocol",
     )
 
 

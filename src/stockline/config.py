@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     # throttling counts). Comma-separated IPs or CIDRs; "*" trusts anyone (never do that
     # when the port is reachable from clients directly).
     forwarded_allow_ips: str = Field(default="127.0.0.1", alias="STOCKLINE_FORWARDED_ALLOW_IPS")
+    # per worker process: connections plus running requests; beyond it uvicorn answers 503
+    # (every open event stream counts, so leave room for them: 10,000 idle streams on two
+    # workers were measured, docs/benchmarks.md)
+    limit_concurrency: int = Field(
+        default=8192, ge=16, le=1_000_000, alias="STOCKLINE_LIMIT_CONCURRENCY"
+    )
+    # a client must send a request's complete headers within this many seconds of
+    # connecting (or of its previous answer), or the connection is closed (slowloris)
+    header_timeout_seconds: float = Field(
+        default=10, gt=0, le=300, alias="STOCKLINE_HEADER_TIMEOUT_SECONDS"
+    )
     config_refresh_seconds: float = Field(
         default=5.0, gt=0, le=10, alias="STOCKLINE_CONFIG_REFRESH_SECONDS"
     )
@@ -62,6 +73,9 @@ class Settings(BaseSettings):
     sse_token_seconds: float = Field(default=60, gt=0, le=3600, alias="STOCKLINE_SSE_TOKEN_SECONDS")
     event_prune_seconds: float = Field(
         default=3600, gt=0, le=86400, alias="STOCKLINE_EVENT_PRUNE_SECONDS"
+    )
+    max_streams_per_principal: int = Field(
+        default=16, ge=1, le=100_000, alias="STOCKLINE_MAX_STREAMS_PER_PRINCIPAL"
     )
     event_position_seconds: float = Field(
         default=0.25, gt=0, le=10, alias="STOCKLINE_EVENT_POSITION_SECONDS"

@@ -60,6 +60,10 @@ class Forbidden(StocklineError):
     """These credentials may not do this."""
 
 
+class TooManyStreams(StocklineError):
+    """Too many event streams are open with these credentials; close one first."""
+
+
 class TooManyAttempts(StocklineError):
     """Too many failed login attempts; try again later."""
 

@@ -93,3 +93,28 @@ def test_events_stream_through_nginx_unbuffered(proxied: tuple[Nginx, Shop]) -> 
         again.wait_events(1)
         assert again.ids[0] == last + 1
         assert again.events[0].data["current_stock"] == 96
+
+
+def test_the_events_location_logs_the_path_but_never_the_stream_token(
+    proxied: tuple[Nginx, Shop],
+) -> None:
+    nginx, shop = proxied
+    with httpx.Client(
+        base_url=nginx.url, headers={"Authorization": f"Bearer {shop.kiosk_token}"}
+    ) as c:
+        resp = c.post("/api/inventory/events/token")
+        assert resp.status_code == 200, resp.text
+        token = resp.json()["token"]
+        assert c.get("/healthz").status_code == 200  # another location, logged as usual
+    with EventCollector(nginx.url, params={"token": token}) as stream:
+        stream.wait_for(lambda s: bool(s.parser.comments), what="stream through nginx")
+    logs = "".join(
+        p.read_text(errors="replace") for p in nginx.workdir.glob("*.log") if p.is_file()
+    )
+    deadline = time.monotonic() + 10  # nginx writes the line when the stream ends
+    while "/api/inventory/events " not in logs and time.monotonic() < deadline:
+        time.sleep(0.1)
+        logs = "".join(p.read_text(errors="replace") for p in nginx.workdir.glob("*.log"))
+    assert "GET /api/inventory/events HTTP/1.1" in logs
+    assert token not in logs
+    assert "token=" not in logs

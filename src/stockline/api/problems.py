@@ -55,6 +55,7 @@ KINDS: dict[type[Exception], Kind] = {
     errors.NotAuthenticated: Kind(401),
     errors.Forbidden: Kind(403),
     errors.TooManyAttempts: Kind(429),
+    errors.TooManyStreams: Kind(429),
     errors.DatabaseUnavailable: Kind(503),
     StarletteHTTPException: Kind(None),
     RequestValidationError: Kind(422),

@@ -11,29 +11,27 @@ reader costs neither unbounded memory nor a silent gap.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    id: int
-    data: bytes  # the complete SSE frame: "id: …\nevent: …\ndata: …\n\n"
+from stockline.errors import TooManyStreams
+from stockline.events.frames import Frame
 
 
 class Subscriber:
     """One open stream's place in the hub."""
 
-    __slots__ = ("_on_drop", "beat", "reason", "replaying", "seq", "wake")
+    __slots__ = ("_on_drop", "beat", "owner", "principal", "reason", "replaying", "seq", "wake")
 
-    def __init__(self, seq: int) -> None:
+    def __init__(self, seq: int, owner: Hashable = None, principal: Hashable = None) -> None:
+        self.owner = owner  # the credentials that opened it (ended when they are revoked)
+        self.principal = principal  # who they belong to (capped)
         self.seq = seq  # ring sequence of the next frame this subscriber takes
         # still reading the table: neither woken nor dropped until Hub.resume()
         self.replaying = True
         self.wake = asyncio.Event()
         self.beat = False  # a heartbeat comment is due
-        self.reason: str | None = None  # why the hub let go: "slow" or "shutdown"
+        self.reason: str | None = None  # why the hub let go: "slow", "revoked", "shutdown"
         self._on_drop: Callable[[], None] | None = None
 
     def on_drop(self, callback: Callable[[], None]) -> None:
@@ -42,8 +40,11 @@ class Subscriber:
 
 
 class Hub:
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, *, max_per_principal: int = 0) -> None:
         self.capacity = max(1, capacity)
+        self.max_per_principal = max_per_principal  # 0: no cap
+        self._owners: dict[Hashable, set[Subscriber]] = {}  # credentials -> their streams
+        self._per_principal: dict[Hashable, int] = {}  # who -> open streams (the cap)
         self._ring: list[Frame | None] = [None] * self.capacity
         self._head = 0  # ring sequence of the next frame to publish
         self._subs: set[Subscriber] = set()
@@ -61,14 +62,22 @@ class Hub:
         self.evicted_through = position
         self.ready.set()
 
-    def subscribe(self) -> Subscriber:
-        """A subscriber that catches up from the table first, then calls resume()."""
-        sub = Subscriber(self._head)
+    def subscribe(self, owner: Hashable = None, principal: Hashable = None) -> Subscriber:
+        """A subscriber that catches up from the table first, then calls resume().
+        Raises TooManyStreams when `principal` already has max_per_principal open streams."""
+        sub = Subscriber(self._head, owner, principal)
         if self.closed:
             sub.reason = "shutdown"
-        else:
-            self._subs.add(sub)
-            self.subscribed_total += 1
+            return sub
+        if principal is not None:
+            count = self._per_principal.get(principal, 0)
+            if self.max_per_principal and count >= self.max_per_principal:
+                raise TooManyStreams()
+            self._per_principal[principal] = count + 1
+        if owner is not None:
+            self._owners.setdefault(owner, set()).add(sub)
+        self._subs.add(sub)
+        self.subscribed_total += 1
         return sub
 
     def resume(self, sub: Subscriber, cursor: int) -> bool:
@@ -85,7 +94,33 @@ class Hub:
         return True
 
     def unsubscribe(self, sub: Subscriber) -> None:
+        if sub not in self._subs:
+            return
         self._subs.discard(sub)
+        mine = self._owners.get(sub.owner)
+        if mine is not None:
+            mine.discard(sub)
+            if not mine:
+                del self._owners[sub.owner]
+        if sub.principal is not None:
+            left = self._per_principal.pop(sub.principal, 1) - 1
+            if left:
+                self._per_principal[sub.principal] = left
+
+    def owners(self) -> list[Hashable]:
+        """Whose credentials hold open streams here (checked for revocation)."""
+        return list(self._owners)
+
+    def end_owners(self, owners: Iterable[Hashable], reason: str = "revoked") -> int:
+        """End every stream opened with these credentials; how many ended."""
+        ended = 0
+        for owner in owners:
+            for sub in list(self._owners.get(owner, ())):
+                self.unsubscribe(sub)
+                sub.reason = reason
+                sub.wake.set()
+                ended += 1
+        return ended
 
     def publish(self, frames: Sequence[Frame]) -> int:
         """Append frames (ids ascending, after last_id) and wake every subscriber."""
@@ -145,9 +180,11 @@ class Hub:
             sub.reason = reason
             sub.wake.set()
         self._subs.clear()
+        self._owners.clear()
+        self._per_principal.clear()
 
     def _drop(self, sub: Subscriber, reason: str) -> None:
-        self._subs.discard(sub)
+        self.unsubscribe(sub)
         sub.reason = reason
         sub.wake.set()
         self.dropped_slow += 1

@@ -1,4 +1,5 @@
-"""The events room as one process-wide component: hub, feed, retention, stream factory.
+"""The events room as one process-wide component: hub, feed, positioner, retention, the
+revocation check, and the stream factory.
 
 The app's lifespan builds it, subscribes it to the shared listener (`attach`),
 starts its `runners` and ends every stream with `stop`; `stop_on_signals` ends
@@ -20,19 +21,23 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from stockline import metrics
+from stockline import metrics, stream_tokens
+from stockline.auth import Principal, StreamOwner, valid_stream_owners
 from stockline.config import Settings
 from stockline.db.listen import Listener
-from stockline.db.queries import load
-from stockline.events import replay, tokens
+from stockline.errors import DatabaseUnavailable
+from stockline.events import replay
+from stockline.events.feed import Feed
 from stockline.events.hub import Hub
 from stockline.events.positions import Positioner
 from stockline.events.retention import Retention
-from stockline.events.sse import EventStream
+from stockline.events.stream import EventStream
 
 log = logging.getLogger(__name__)
-_Q = load("events")
 CHANNEL = "inventory_events"
+# How often open streams' credentials are re-checked: a revoked kiosk, a disabled admin
+# or a reset password ends its streams within this (plus one round trip), under 5 s.
+REVOKE_CHECK_SECONDS = 2.0
 
 
 class EventsService:
@@ -45,8 +50,10 @@ class EventsService:
         self._settings = settings
         self._pool = pool
         self._listener = listener
-        self.hub = Hub(settings.sse_queue_size)
-        self.feed = replay.Feed(pool, self.hub)
+        self.hub = Hub(
+            settings.sse_queue_size, max_per_principal=settings.max_streams_per_principal
+        )
+        self.feed = Feed(pool, self.hub)
         self.positioner = Positioner(pool, interval_seconds=settings.event_position_seconds)
         self.retention = Retention(
             pool,
@@ -73,7 +80,33 @@ class EventsService:
             "events-positioner": self.positioner.run,
             "events-retention": self.retention.run,
             "events-heartbeats": self._heartbeats,
+            "events-revocations": self._revocations,
         }
+
+    async def _revocations(self) -> None:
+        while True:
+            await asyncio.sleep(REVOKE_CHECK_SECONDS)
+            try:
+                await self.end_revoked_streams()
+            except Exception as exc:  # database away: the streams' credentials wait a round
+                log.warning(
+                    "stream credential check failed",
+                    extra={"action": "sse_revoke_check_failed", "error": type(exc).__name__},
+                )
+
+    async def end_revoked_streams(self) -> int:
+        owners = [o for o in self.hub.owners() if isinstance(o, StreamOwner)]
+        if not owners:
+            return 0
+        async with self._pool.connection() as conn:
+            valid = await valid_stream_owners(conn, owners)
+        ended = self.hub.end_owners([o for o in owners if o not in valid])
+        if ended:
+            log.info(
+                "event streams ended: credentials revoked",
+                extra={"action": "sse_streams_revoked", "streams": ended},
+            )
+        return ended
 
     async def _heartbeats(self) -> None:
         # one timer for every stream of the process, not one per stream
@@ -81,9 +114,24 @@ class EventsService:
             await asyncio.sleep(self._settings.sse_heartbeat_seconds)
             self.hub.beat()
 
-    def open_stream(self, *, after: int | None, snapshot: bool) -> EventStream:
+    async def open_stream(
+        self, principal: Principal, *, after: int | None, snapshot: bool
+    ) -> EventStream:
+        """A stream for an authenticated principal; DatabaseUnavailable while this process
+        stops or has no position yet, TooManyStreams over the per-principal cap."""
+        if self.stopping:
+            raise DatabaseUnavailable("this instance is shutting down; reconnect")
+        try:
+            async with asyncio.timeout(self._settings.db_connect_timeout):
+                await self.hub.ready.wait()
+        except TimeoutError as exc:
+            raise DatabaseUnavailable("the event stream is not ready yet") from exc
+        # subscribed before any database read: nothing committed later falls in between
+        owner = principal.stream_owner
+        subscriber = self.hub.subscribe(owner, (owner.kind, owner.id))
         return EventStream(
             self.hub,
+            subscriber,
             source=self._source,
             after=after,
             snapshot=snapshot,
@@ -95,7 +143,7 @@ class EventsService:
     async def signing_key(self) -> bytes:
         if self._key is None:
             async with self._pool.connection() as conn:
-                self._key = await tokens.load_key(conn)
+                self._key = await stream_tokens.load_key(conn)
         return self._key
 
     def stop(self) -> None:

@@ -56,3 +56,32 @@ INSERT INTO login_failures (address) VALUES (%(address)s);
 -- name: delete_failures
 DELETE FROM login_failures
  WHERE address = %(address)s OR created_at < now() - make_interval(secs => %(window)s);
+
+-- name: select_signing_key
+SELECT secret FROM stockline_signing_keys WHERE name = %(name)s;
+
+-- name: insert_signing_key
+-- racing processes: the first insert wins and everyone reads it back
+INSERT INTO stockline_signing_keys (name, secret) VALUES (%(name)s, %(secret)s)
+ON CONFLICT (name) DO NOTHING;
+
+-- name: select_admin_session_by_ref
+-- the session a stream token was issued for, if it and its admin are still valid
+SELECT a.id, a.email AS name FROM admin_sessions s JOIN admins a ON a.id = s.admin_id
+ WHERE s.admin_id = %(id)s AND substring(s.token_hash FOR 8) = %(ref)s
+   AND s.expires_at > now() AND NOT a.disabled;
+
+-- name: select_active_kiosk
+SELECT id, name FROM kiosks WHERE id = %(id)s AND NOT disabled;
+
+-- name: select_valid_stream_owners
+-- which credentials of open streams still hold (the rest get their streams ended):
+-- kiosks not revoked; admin sessions not logged out, expired or reset, admins enabled
+SELECT o.kind, o.id, o.ref
+  FROM unnest(%(kinds)s::text[], %(ids)s::bigint[], %(refs)s::bytea[]) AS o(kind, id, ref)
+ WHERE (o.kind = 'kiosk' AND EXISTS (
+            SELECT 1 FROM kiosks k WHERE k.id = o.id AND NOT k.disabled))
+    OR (o.kind = 'admin' AND EXISTS (
+            SELECT 1 FROM admin_sessions s JOIN admins a ON a.id = s.admin_id
+             WHERE s.admin_id = o.id AND substring(s.token_hash FOR 8) = o.ref
+               AND s.expires_at > now() AND NOT a.disabled));

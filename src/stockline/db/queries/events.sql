@@ -88,20 +88,6 @@ SELECT count(*) AS deleted, max(id) AS upto FROM gone;
 UPDATE inventory_event_counter SET pruned_through = GREATEST(pruned_through, %(upto)s)
 RETURNING pruned_through;
 
--- name: select_signing_key
-SELECT secret FROM stockline_signing_keys WHERE name = %(name)s;
-
--- name: insert_signing_key
--- racing processes: the first insert wins and everyone reads it back
-INSERT INTO stockline_signing_keys (name, secret) VALUES (%(name)s, %(secret)s)
-ON CONFLICT (name) DO NOTHING;
-
--- name: select_active_admin
-SELECT id, email AS name FROM admins WHERE id = %(id)s AND NOT disabled;
-
--- name: select_active_kiosk
-SELECT id, name FROM kiosks WHERE id = %(id)s AND NOT disabled;
-
 -- name: set_lock_timeout
 -- bounds lock_event_state's wait (a decision-0001 writer left open holds the counter row)
 SELECT set_config('lock_timeout', %(ms)s::text || 'ms', true);

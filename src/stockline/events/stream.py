@@ -1,44 +1,32 @@
-"""SSE framing and one client's stream: optional snapshot, replay, then live.
+"""One client's stream: optional snapshot, replay from the table, then live from the hub.
 
-The hand-over from the table to the hub has no race: the stream registers with
-the hub before it reads anything, reads the table after its cursor until the
-hub's ring still holds every later frame (Hub.resume), then continues from the
-ring, skipping frames it already sent. A replay may take as long as it needs:
-the hub neither wakes nor drops a subscriber that is still reading the table.
-Ids only grow along a stream; a duplicate or a gap would need the hub or the
-table to reorder ids, which the counter lock rules out.
+The hand-over from the table to the hub has no race: the stream registers with the hub
+before it reads anything, reads the table after its cursor until the hub's ring still
+holds every later frame (Hub.resume), then continues from the ring, skipping frames it
+already sent. A replay may take as long as it needs: the hub neither wakes nor drops a
+subscriber that is still reading the table. Positions only grow along a stream; a
+duplicate or a gap would need the hub or the table to reorder positions, which the
+positioner rules out (decision 0003).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from stockline.events.hub import Frame, Hub, Subscriber
-
-if TYPE_CHECKING:
-    from stockline.events.replay import Batch, StateSnapshot
+from stockline.errors import InvalidInput
+from stockline.events.frames import HEARTBEAT, Frame, comment, retry_hint, state_frame
+from stockline.events.hub import Hub, Subscriber
+from stockline.events.replay import Batch, StateSnapshot
 
 log = logging.getLogger(__name__)
 
-
-def event_frame(event_id: int, event: str, data: str) -> Frame:
-    # one `data:` line per line of data, as the SSE grammar requires
-    lines = data.split("\n")
-    body = "".join(f"data: {line}\n" for line in lines)
-    return Frame(event_id, f"id: {event_id}\nevent: {event}\n{body}\n".encode())
-
-
-def comment(text: str) -> bytes:
-    return f": {text}\n\n".encode()
-
-
-def retry_hint(milliseconds: int) -> bytes:
-    return f"retry: {milliseconds}\n\n".encode()
-
-
-HEARTBEAT = comment("heartbeat")
+# the last comment of a stream the server ends, by reason
+_GOODBYE = {
+    "shutdown": comment("server shutting down; reconnect with Last-Event-ID"),
+    "revoked": comment("credentials revoked or expired; sign in again"),
+}
 
 
 class Source(Protocol):
@@ -47,12 +35,12 @@ class Source(Protocol):
 
 
 class EventStream:
-    """Yields the byte chunks of one SSE response. Subscribe happens in __init__,
-    before any database read, so nothing committed later can fall between them."""
+    """Yields the byte chunks of one SSE response."""
 
     def __init__(
         self,
         hub: Hub,
+        subscriber: Subscriber,
         *,
         source: Source,
         after: int | None,
@@ -61,15 +49,17 @@ class EventStream:
         banner: str,
         on_deliver: Callable[[int], None] = lambda n: None,
     ) -> None:
+        # the caller subscribed before any database read, so nothing committed later can
+        # fall between the subscription and the replay
         self._hub = hub
-        self.subscriber: Subscriber = hub.subscribe()
+        self.subscriber = subscriber
         self._source = source
         self._after = after
         self._snapshot = snapshot
         self._retry_ms = retry_ms
         self._banner = banner
         self._on_deliver = on_deliver
-        self.cursor = -1  # id of the last event sent
+        self.cursor = -1  # position of the last event sent
         self.delivered = 0
 
     @property
@@ -103,8 +93,9 @@ class EventStream:
                 yield HEARTBEAT
                 continue
             await sub.wake.wait()
-        if sub.reason == "shutdown":
-            yield comment("server shutting down; reconnect with Last-Event-ID")
+        goodbye = _GOODBYE.get(sub.reason or "")
+        if goodbye is not None:
+            yield goodbye
 
     async def _start(self) -> AsyncIterator[bytes]:
         hub, sub = self._hub, self.subscriber
@@ -113,7 +104,7 @@ class EventStream:
             self.cursor = self._after
         elif self._snapshot:
             state = await self._source.read_state()
-            yield self._state_frame("snapshot", state, {})
+            yield state_frame("snapshot", state.position, state.inventory_json, {}).data
             self.cursor = state.position
         else:
             self.cursor = hub.last_id
@@ -131,7 +122,7 @@ class EventStream:
             elif batch.frames:
                 yield self._deliver(batch.frames)
             elif not hub.resume(sub, self.cursor):
-                # ids are dense, so this needs rows missing below the ring: start afresh
+                # positions are dense, so this needs rows missing below the ring: start afresh
                 yield await self._reset(batch)
 
     async def _reset(self, batch: Batch) -> bytes:
@@ -147,15 +138,7 @@ class EventStream:
             extra={"action": "sse_reset", "reason": reason, "requested": self.cursor},
         )
         self.cursor = state.position
-        return self._state_frame("reset", state, extra)
-
-    @staticmethod
-    def _state_frame(event: str, state: StateSnapshot, extra: dict[str, str]) -> bytes:
-        # the inventory array is JSON text from PostgreSQL: splice it in, no re-encoding
-        fields = [*(f'"{k}": {v}' for k, v in extra.items())]
-        fields.append(f'"last_event_id": {state.position}')
-        fields.append(f'"inventory": {state.inventory_json}')
-        return event_frame(state.position, event, "{" + ", ".join(fields) + "}").data
+        return state_frame("reset", state.position, state.inventory_json, extra).data
 
     def _deliver(self, frames: list[Frame]) -> bytes:
         cursor = self.cursor
@@ -169,3 +152,25 @@ class EventStream:
         if len(frames) == 1:
             return frames[0].data
         return b"".join(f.data for f in frames)
+
+
+ID_MAX = 2**63 - 1
+
+
+def resume_position(header: str | None, query: str | int | None) -> int | None:
+    """The position a stream resumes after: the Last-Event-ID header (what EventSource
+    sends on reconnect, so newer than the URL's) or else `?last_event_id=`. None: start
+    fresh. Raises InvalidInput for anything but a non-negative integer id."""
+    raw = header if header is not None and header.strip() else query
+    if raw is None or isinstance(raw, int):
+        if raw is not None and not 0 <= raw <= ID_MAX:
+            raise InvalidInput(_BAD_ID)
+        return raw
+    value = raw.strip()
+    # isascii: str.isdigit() also says yes to "²" (a latin-1 header byte), which int() refuses
+    if not (value.isascii() and value.isdigit()) or len(value) > 19 or int(value) > ID_MAX:
+        raise InvalidInput(_BAD_ID)
+    return int(value)
+
+
+_BAD_ID = "Last-Event-ID must be an event id (a non-negative integer)"
