@@ -110,7 +110,15 @@ def serve(db_url: str, workers: int = 2, env: dict[str, str] | None = None) -> S
             "--workers",
             str(workers),
         ],
-        env={**os.environ, "DATABASE_URL": db_url, "STOCKLINE_LOG_LEVEL": "WARNING", **(env or {})},
+        env={
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "STOCKLINE_LOG_LEVEL": "WARNING",
+            # a bench opens thousands of streams on one kiosk's token
+            "STOCKLINE_MAX_STREAMS_PER_PRINCIPAL": "100000",
+            "STOCKLINE_LIMIT_CONCURRENCY": "20000",
+            **(env or {}),
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -309,6 +309,9 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "STOCKLINE_SSE_HEARTBEAT_SECONDS": "15",
         "STOCKLINE_LOG_LEVEL": "WARNING",
         "STOCKLINE_POOL_MAX_SIZE": "20",
+        # thousands of streams on one kiosk's token, and 10,000 idle ones on two workers
+        "STOCKLINE_MAX_STREAMS_PER_PRINCIPAL": "100000",
+        "STOCKLINE_LIMIT_CONCURRENCY": "20000",
     }
     server = start_server(db_url, workers=args.workers, env=env)
     ref_port = free_port()

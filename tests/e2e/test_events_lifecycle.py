@@ -115,7 +115,10 @@ async def _open_and_read(host: str, port: int, token: str, opened: list[bool]) -
 def test_sigterm_ends_100_open_streams_cleanly_and_exits_within_seconds(
     fresh_db: str, server_factory: Any
 ) -> None:
-    server = server_factory(fresh_db, workers=2)
+    # 100 streams on one kiosk's token: above the default per-principal cap (16)
+    server = server_factory(
+        fresh_db, workers=2, env={"STOCKLINE_MAX_STREAMS_PER_PRINCIPAL": "1000"}
+    )
     shop = make_shop(server)
     parts = urlsplit(server.url)
     assert parts.hostname and parts.port
