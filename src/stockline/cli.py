@@ -49,11 +49,13 @@ def _run_async(settings: Settings, fn: Callable[[psycopg.AsyncConnection[Any]], 
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from stockline.db.migrate import migrate
+    from stockline.db.migrate import migrate_for
 
     with open_database(settings, migrate=False) as db:
-        applied = migrate(db.dsn())
+        applied, role = migrate_for(db)
     print(f"applied {', '.join(applied)}" if applied else "the schema is up to date")
+    if role is not None:
+        print(f"granted the service role {role}")
     return 0
 
 

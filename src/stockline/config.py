@@ -25,6 +25,12 @@ class Settings(BaseSettings):
 
     # Database: unset means "start the embedded PostgreSQL 18 in data_dir".
     database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
+    # Migrations as the schema's owner, the service as a role that owns nothing: when
+    # set, migrations run through this URL and then grant DATABASE_URL's role what the
+    # service needs (docs/security.md).
+    migrate_database_url: SecretStr | None = Field(
+        default=None, alias="STOCKLINE_MIGRATE_DATABASE_URL"
+    )
     data_dir: Path = Field(default_factory=_default_data_dir, alias="STOCKLINE_DATA_DIR")
     pool_min_size: int = Field(default=2, ge=1, le=100, alias="STOCKLINE_POOL_MIN_SIZE")
     pool_max_size: int = Field(default=10, ge=1, le=200, alias="STOCKLINE_POOL_MAX_SIZE")

@@ -219,7 +219,9 @@ def _embedded(settings: Settings, migrate: bool) -> Iterator[Settings]:
 def _maybe_migrate(settings: Settings, migrate: bool) -> None:
     if not migrate:
         return
-    from stockline.db.migrate import migrate as run_migrations
+    from stockline.db.migrate import migrate_for
 
-    applied = run_migrations(settings.dsn())
+    applied, role = migrate_for(settings)
     log.info("migrations done", extra={"action": "migrate", "applied": ",".join(applied) or "none"})
+    if role is not None:
+        log.info("service role granted", extra={"action": "migrate_grant", "role": role})

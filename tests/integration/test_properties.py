@@ -30,6 +30,7 @@ class Model:
         self.tracking: dict[int, bool] = {}
         self.low: dict[int, bool] = {}
         self.breaches: dict[int, int] = {}
+        self.open: dict[int, bool] = {}  # an open breach (until restock re-arms it)
         self.global_tracking = True
 
     def effective(self, pid: int) -> bool:
@@ -41,7 +42,17 @@ class Model:
         low = t is not None and self.stock[pid] <= t
         if low and not self.low[pid] and self.effective(pid):
             self.breaches[pid] += 1
+            self.open[pid] = True
+        elif self.low[pid] and not low:
+            self.open[pid] = False
         self.low[pid] = low
+
+    def tracking_changed(self, was_effective: dict[int, bool]) -> None:
+        """§7.1: effective tracking turning on for a low product with no open breach."""
+        for pid, before in was_effective.items():
+            if self.effective(pid) and not before and self.low[pid] and not self.open[pid]:
+                self.breaches[pid] += 1
+                self.open[pid] = True
 
 
 def make_machine(shop: Shop) -> type[RuleBasedStateMachine]:
@@ -76,7 +87,7 @@ def make_machine(shop: Shop) -> type[RuleBasedStateMachine]:
                 pid = p["id"]
                 m = self.model
                 m.stock[pid], m.threshold[pid], m.tracking[pid] = stock, limit, True
-                m.low[pid], m.breaches[pid] = False, 0
+                m.low[pid], m.breaches[pid], m.open[pid] = False, 0, False
                 m.settle(pid)  # the first ledger row (or a refresh) computes the flags
                 made.append(pid)
             return multiple(*made)
@@ -117,12 +128,16 @@ def make_machine(shop: Shop) -> type[RuleBasedStateMachine]:
         def product_tracking(self, pid: int, enabled: bool) -> None:
             resp = self.admin.put(f"/api/inventory/{pid}/tracking", json={"enabled": enabled})
             assert resp.status_code == 200, resp.text
+            before = {pid: self.model.effective(pid)}
             self.model.tracking[pid] = enabled
+            self.model.tracking_changed(before)
 
         @rule(enabled=st.booleans())
         def global_tracking(self, enabled: bool) -> None:
             self._set_global(enabled)
+            before = {pid: self.model.effective(pid) for pid in self.model.stock}
             self.model.global_tracking = enabled
+            self.model.tracking_changed(before)
 
         @rule(pid=products, limit=thresholds)
         def threshold(self, pid: int, limit: int | None) -> None:
