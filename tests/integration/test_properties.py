@@ -155,7 +155,8 @@ def make_machine(shop: Shop) -> type[RuleBasedStateMachine]:
                     "SELECT p.id, p.stock_quantity, s.current_stock, s.low_stock_flag,"
                     " s.negative_flag, (SELECT COALESCE(sum(delta), 0) FROM inventory_ledger l"
                     "  WHERE l.product_id = p.id),"
-                    " (SELECT count(*) FROM email_notification_log n WHERE n.product_id = p.id)"
+                    " (SELECT count(*) FROM email_notification_log n WHERE n.product_id = p.id"
+                    "  AND n.type = 'low_stock')"
                     " FROM products p JOIN inventory_snapshot s ON s.product_id = p.id"
                     " WHERE p.id = ANY(%s)",
                     (list(self.model.stock),),
