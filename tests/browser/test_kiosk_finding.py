@@ -244,3 +244,40 @@ def test_both_kiosk_screens_keep_long_names_inside_cards_and_targets_of_48_px(
         assert basket["x"] >= grid["x"] + grid["width"] - 1  # beside the grid
     else:
         assert basket["y"] >= grid["y"] + grid["height"] - 1  # below it
+
+
+_FIND = """() => {
+  const F = SL.KioskFind;
+  const p = (id, name, extra) => Object.assign({ id, name, sku: "S" + id }, extra || {});
+  const twins = F.initials([p(1, "Cola"), p(2, "Cola"), p(3, "Cola"), p(4, "C"), p(5, "C")]);
+  const odd = F.initials([p(1, "  "), p(2, "7up"), p(3, "Été glacé"), p(4, "été")]);
+  const shop = [p(1, "Milk", { barcode: "4006381333931" }), p(2, "Bread", { sku: "BRD-01" })];
+  return {
+    twins: [...twins.values()],
+    odd: [...odd.values()],
+    exact: F.byCode(shop, " brd-01 ")?.id,
+    barcodeFirst: F.byCode([p(1, "A", { sku: "123" }), p(2, "B", { barcode: "123" })], "123").id,
+    atEnd: F.byCodeAtEnd(shop, "milk 4006381333931"),
+    shortSkuIsNoCode: F.byCodeAtEnd([p(1, "X", { sku: "AB" })], "grab"),
+    folded: F.matches(p(1, "Crème Brûlée", { category: "Desserts" }), "CREME dess"),
+    categories: F.categories([p(1, "a", { category: "Hot" }), p(2, "b", { category: "hot" }),
+      p(3, "c", { category: "Cold" }), p(4, "d")]),
+  };
+}"""
+
+
+def test_finding_rules_hold_at_their_edges(
+    shop: Shop, new_context: Callable[..., BrowserContext]
+) -> None:
+    page = new_context().new_page()
+    page.goto(shop.server.url + "/kiosk")  # the scripts load before pairing
+    out = page.evaluate(_FIND)
+    # the same name three times, and one-letter names, still get different tiles
+    assert len(set(x.lower() for x in out["twins"])) == 5, out["twins"]
+    assert len(set(x.lower() for x in out["odd"])) == 4, out["odd"]
+    assert out["exact"] == 2
+    assert out["barcodeFirst"] == 2  # a barcode wins over another product's SKU
+    assert out["atEnd"]["product"]["id"] == 1 and out["atEnd"]["rest"] == "milk"
+    assert out["shortSkuIsNoCode"] is None
+    assert out["folded"] is True
+    assert out["categories"] == ["Cold", "Hot"]
