@@ -86,13 +86,14 @@ def test_pages_render_cleanly_for_the_screenshots(
 
     if has_route("/api/admin/notifications"):
         admin.click("[data-nav=notifications]")
+        # two low-stock breaches and the chocolate bar going negative (SPEC §7.4)
         expect(admin.locator("#notifications-body tr[data-status=sent]")).to_have_count(
-            2, timeout=15_000
+            3, timeout=15_000
         )
         expect(admin.locator("#stats")).to_contain_text("worker leader")
         admin.screenshot(path=str(SCREENSHOTS / "admin-notifications.png"))
         admin.click("[data-nav=mail]")
-        expect(admin.locator("#mail-list details")).to_have_count(2)
+        expect(admin.locator("#mail-list details")).to_have_count(3)
         admin.screenshot(path=str(SCREENSHOTS / "admin-mail.png"))
 
     admin.click("[data-nav=settings]")
