@@ -1,10 +1,10 @@
-"""What does the gapless event-id design cost writers? (docs/decisions/0001)
+"""What does gapless event numbering cost writers? (decisions 0001 and 0003)
 
-Every event draws its id under the one-row inventory_event_counter lock, held until
-commit, so event-emitting transactions commit one at a time. This measures commits/s
-of one-row stock changes (each emits one stock-updated event) on distinct products at
-several concurrencies, beside the same number of writers committing a write that emits
-no event (an insert into `transactions`), on the same database.
+Commits/s of one-row stock changes (each emits one stock-updated event) on distinct
+products at several concurrencies, three ways on the same database: decision 0001's
+counter row held to COMMIT; decision 0003's positions after commit (the writer commits,
+then numbers what is committed, as the service does); and a write that emits no event
+(an insert into `transactions`).
 
     PYTHONPATH=src python bench/event_ids.py --writers 1,4,16 --seconds 5
 """
@@ -30,15 +30,25 @@ EMITTING = "INSERT INTO inventory_ledger (product_id, delta, source) VALUES (%s,
 PLAIN = "INSERT INTO transactions (total_cents) VALUES (%s)"
 
 
-def _run(db_url: str, statement: str, writers: int, seconds: float) -> float:
+POSITION = "SELECT stockline_inventory_events_position_v1(1000)"
+
+
+def _run(
+    db_url: str, statement: str, writers: int, seconds: float, after_commit: bool = False
+) -> float:
     counts = [0] * writers
     stop = threading.Event()
 
     def writer(i: int) -> None:
         with psycopg.connect(db_url) as conn:
+            if after_commit:
+                conn.execute("SET stockline.event_positions = 'after_commit'")
             while not stop.is_set():
                 conn.execute(statement, (i + 1,))
                 conn.commit()
+                if after_commit:
+                    conn.execute(POSITION)
+                    conn.commit()
                 counts[i] += 1
 
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(writers)]
@@ -73,11 +83,12 @@ def main() -> None:
             for name in ("server_version", "fsync", "synchronous_commit")
         }
     print(" ".join(f"{k}={v}" for k, v in settings.items()))
-    print(f"{'writers':>8} {'event commits/s':>16} {'plain commits/s':>16}")
+    print(f"{'writers':>8} {'0001 counter/s':>15} {'0003 positions/s':>17} {'plain commits/s':>16}")
     for n in counts:
-        emitting = _run(db_url, EMITTING, n, args.seconds)
+        counter = _run(db_url, EMITTING, n, args.seconds)
+        positions = _run(db_url, EMITTING, n, args.seconds, after_commit=True)
         plain = _run(db_url, PLAIN, n, args.seconds)
-        print(f"{n:>8} {emitting:>16.0f} {plain:>16.0f}", flush=True)
+        print(f"{n:>8} {counter:>15.0f} {positions:>17.0f} {plain:>16.0f}", flush=True)
     database.close()
 
 
