@@ -212,6 +212,11 @@ def _exit_quietly(signum: int, frame: object) -> None:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     check_port_free(args.host, args.port)
+    if not settings.public_url:
+        log.warning(
+            "STOCKLINE_PUBLIC_URL is not set: low-stock mail carries no link to the portal",
+            extra={"action": "public_url_unset"},
+        )
     with open_database(settings, exclusive="serve") as db:
         _run_server(db, args.host, args.port, args.workers)
     return 0
@@ -221,6 +226,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from stockline import demo
 
     check_port_free(args.host, args.port)
+    if not settings.public_url:
+        # the demo knows where it serves: its mail links there (the app reads the env)
+        os.environ["STOCKLINE_PUBLIC_URL"] = _base_url(args)
     with open_database(settings, exclusive="demo") as db:
         creds = _run_async(
             db, lambda c: demo.prepare(c, settings.data_dir, settings.admin_notification_emails)

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
 
     # HTTP
     public_url: str = Field(default="", alias="STOCKLINE_PUBLIC_URL")
+    # ISO 4217 code the pages show prices in (formatted for the browser's locale)
+    currency: str = Field(default="EUR", alias="STOCKLINE_CURRENCY")
     cookie_secure: bool = Field(default=False, alias="STOCKLINE_COOKIE_SECURE")
     session_hours: int = Field(default=12, ge=1, le=24 * 30, alias="STOCKLINE_SESSION_HOURS")
     login_max_failures: int = Field(default=5, ge=1, le=1000, alias="STOCKLINE_LOGIN_MAX_FAILURES")
@@ -132,6 +134,26 @@ class Settings(BaseSettings):
         if any(not 0 <= n < 10**9 for n in numbers):  # NaN and inf fail this too
             raise ValueError("delays must be seconds between 0 and 10^9")
         return ",".join(parts)
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and (
+            not value.startswith(("http://", "https://")) or not value.split("://", 1)[1]
+        ):
+            raise ValueError(
+                "must be an absolute http:// or https:// URL, e.g. https://shop.example.com"
+            )
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _check_currency(cls, value: str) -> str:
+        value = value.strip().upper()
+        if len(value) != 3 or not value.isalpha() or not value.isascii():
+            raise ValueError("must be a three-letter ISO 4217 code such as EUR, USD or GBP")
+        return value
 
     @field_validator("log_format")
     @classmethod

@@ -110,8 +110,15 @@ def _one_line(text: str) -> str:
 
 
 def admin_link(public_url: str) -> str:
+    """The portal's absolute URL, or "" without STOCKLINE_PUBLIC_URL: a relative /admin
+    means nothing in a mail client."""
     base = public_url.strip().rstrip("/")
-    return f"{base}/admin" if base else "/admin"
+    return f"{base}/admin" if base else ""
+
+
+def _portal_line(public_url: str) -> list[str]:
+    link = admin_link(public_url)
+    return [f"Admin portal: {link}"] if link else []
 
 
 def product_link(public_url: str, product_id: int | None) -> str | None:
@@ -194,7 +201,7 @@ def alert_mail(*, alert: Alert, recipients: list[str], public_url: str) -> Mail:
     lines = _text_block(alert, public_url)
     lines += [
         "",
-        f"Admin portal: {admin_link(public_url)}",
+        *_portal_line(public_url),
         "",
         "You get one message per crossing; the next comes only after the product has",
         "recovered (restocked above its threshold, or back at zero or more) and falls again.",
@@ -223,7 +230,7 @@ def digest_mail(
     lines = [f"{count} stock alert{'s' if count != 1 else ''} since the last digest:", ""]
     for a in alerts:
         lines += [f"* {a.headline()}", *_text_block(a, public_url), ""]
-    lines += [f"Admin portal: {admin_link(public_url)}"]
+    lines += _portal_line(public_url)
     body_html = (
         "<!doctype html><html><body>"
         f"<p>{count} stock alert{'s' if count != 1 else ''} since the last digest:</p>"

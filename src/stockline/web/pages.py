@@ -24,7 +24,6 @@ from starlette.types import Scope
 _HERE = Path(__file__).parent
 STATIC_DIR = _HERE / "static"
 TEMPLATES_DIR = _HERE / "templates"
-CURRENCY = "EUR"
 # The portal's ES modules are refused by browsers unless served as JavaScript (and
 # X-Content-Type-Options: nosniff is on); don't depend on the host's mime.types.
 mimetypes.add_type("text/javascript", ".js")
@@ -79,7 +78,8 @@ def static_files() -> StaticFiles:
 
 
 def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
-    response = _templates().TemplateResponse(request, template, {"currency": CURRENCY, **context})
+    currency = request.app.state.services.settings.currency
+    response = _templates().TemplateResponse(request, template, {"currency": currency, **context})
     response.headers["Cache-Control"] = "no-store"
     return response
 

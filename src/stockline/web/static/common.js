@@ -340,8 +340,8 @@ window.SL = (function () {
         ctrl.abort();
       }
       if (this.stopped) return;
-      // 404/405: no stream on this server; 422: an older build reads "events" as a product id
-      if (status === 404 || status === 405 || status === 422) { this.startPolling(); return; }
+      // 404/405: a proxy in front does not pass the stream through: poll instead
+      if (status === 404 || status === 405) { this.startPolling(); return; }
       if (status === 401 || status === 403) { if (this.h.onAuthLost) this.h.onAuthLost(); return; }
       if (this.state !== "offline") this.setState(this.everOpen ? "reconnecting" : "connecting");
       this.reconnectSoon(this.backoff);

@@ -10,6 +10,12 @@ import { authLost, toast } from "./ui.js";
 let live = null;
 const handlers = new Map(); // event type → [fn(data)]
 
+/** "Low stock: Cola, 2 left" or, at 0 and below, "Out of stock: Cola (stock −3)". */
+export function stockNote(name, stock) {
+  if (stock > 0) return "Low stock: " + name + ", " + stock + " left";
+  return "Out of stock: " + name + (stock < 0 ? " (stock " + stock + ")" : "");
+}
+
 export function onLive(type, fn) {
   if (!handlers.has(type)) handlers.set(type, []);
   handlers.get(type).push(fn);
@@ -52,7 +58,7 @@ function onLiveEvent(type, data) {
     applyStock({ product_id: data.product_id, current_stock: data.current_stock, low_stock_flag: low,
       low_stock_threshold: data.threshold }, true);
     const p = store.products.get(data.product_id);
-    if (low && p) toast("Low stock: " + p.name + " (" + data.current_stock + " left)", "warn");
+    if (low && p) toast(stockNote(p.name, data.current_stock), "warn");
   }
   for (const fn of handlers.get(type) || []) fn(data);
 }

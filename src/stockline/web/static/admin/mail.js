@@ -14,34 +14,26 @@ async function loadMail(reset) {
   try {
     page = await api("GET", "/api/admin/mail?" + params);
   } catch (err) {
-    if (err.status === 404) {
-      $("#mail-unavailable").hidden = false;
-      $("#mail-list").replaceChildren();
-      $("#mail-empty").hidden = true;
-      return;
-    }
     handleBackgroundError(err, "Mail");
     return;
   }
-  $("#mail-unavailable").hidden = true;
-  const items = Array.isArray(page) ? page : page.items || [];
   const list = $("#mail-list");
-  const cards = items.map((m, i) => {
-    const to = Array.isArray(m.recipients) ? m.recipients.join(", ") : m.recipients || m.to || "";
+  const cards = page.items.map((m, i) => {
+    const to = m.recipients.join(", ");
     const d = el("details", { class: "card mail", dataset: { mail: String(m.id) } },
       el("summary", {},
-        el("span", { class: "mail-subject", text: m.subject || "(no subject)" }),
+        el("span", { class: "mail-subject", text: m.subject }),
         el("span", { class: "mail-meta", text: "to " + to + " · " + when(m.created_at) })),
       el("dl", { class: "dl dl-grid mail-head" },
         el("dt", { text: "To" }), el("dd", { text: to }),
-        el("dt", { text: "Message-ID" }), el("dd", { class: "mono", text: m.message_id || "–" }),
+        el("dt", { text: "Message-ID" }), el("dd", { class: "mono", text: m.message_id }),
         el("dt", { text: "Notification" }), el("dd", { text: m.notification_id ? "#" + m.notification_id : "–" })),
-      el("pre", { class: "mail-body", text: m.body_text || m.body || "" }));
+      el("pre", { class: "mail-body", text: m.body_text }));
     if (reset && i === 0) d.open = true;
     return d;
   });
   if (reset) list.replaceChildren(...cards); else list.append(...cards);
-  state.before = (page && page.next_before_id) || null;
+  state.before = page.next_before_id;
   $("#mail-more").hidden = !state.before;
   $("#mail-empty").hidden = list.children.length > 0;
 }

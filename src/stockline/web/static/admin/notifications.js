@@ -7,6 +7,7 @@ import { handleBackgroundError, toast } from "./ui.js";
 
 const state = {
   before: null, // paging: the next page starts before this id
+  pages: 0, // pages shown; past the first, a refresh would throw away what the user paged to
   timer: null,
 };
 
@@ -15,9 +16,10 @@ export const view = {
   title: "notifications",
   enter() {
     refreshNotifications();
+    // statuses move without an event (sending → sent, retrying → failed): poll them
     state.timer = setInterval(() => {
-      if (!state.before && !notifDialog.open) refreshNotifications();
-      else loadStats();
+      if (state.pages <= 1) refreshNotifications(); else loadStats();
+      if (notifDialog.open) refillNotification(Number(notifDialog.dataset.id));
     }, 5000);
   },
   leave() { clearInterval(state.timer); },
@@ -39,11 +41,6 @@ function stat(label, value, kind) {
     el("span", { class: "stat-label", text: label }), el("span", { class: "stat-value", text: value }));
 }
 
-function pickNumber(obj, ...keys) {
-  for (const k of keys) if (obj && obj[k] !== undefined && obj[k] !== null) return obj[k];
-  return undefined;
-}
-
 function fmt(value) {
   if (value === undefined || value === null) return "–";
   if (typeof value === "object") return Object.entries(value).map(([k, v]) => k + " " + v).join(", ");
@@ -56,37 +53,35 @@ async function loadStats() {
   try {
     s = await api("GET", "/api/admin/notifications/stats");
   } catch (err) {
-    if (err.status === 404) { box.replaceChildren(); return false; }
     handleBackgroundError(err, "Stats");
-    return true;
+    return;
   }
-  const counts = s.by_status || s.counts || s.status_counts || s.statuses || {};
-  const cards = STATUSES.map((st) => stat(st, fmt(pickNumber(counts, st) ?? pickNumber(s, st) ?? 0),
-    st === "failed" && (pickNumber(counts, st) || 0) > 0 ? "danger" : ""));
-  const rate = pickNumber(s, "success_rate");
-  let rateText = "–";
-  if (typeof rate === "number") rateText = (rate <= 1 ? Math.round(rate * 1000) / 10 : rate) + " %";
-  cards.push(stat("attempts", fmt(pickNumber(s, "attempts", "total_attempts", "attempt_count"))));
-  cards.push(stat("retries", fmt(pickNumber(s, "retries", "retry_count"))));
-  cards.push(stat("success rate", rateText));
-  const age = pickNumber(s, "oldest_pending_age_seconds", "oldest_pending_age", "oldest_pending_seconds");
-  cards.push(stat("oldest pending", typeof age === "number" ? duration(age) : fmt(age)));
-  const leader = s.leader || s.worker_leader || null;
+  // the shape of GET /api/admin/notifications/stats (api/routes/notifications.py NotificationStatsOut)
+  const cards = STATUSES.map((st) => stat(st, fmt(s.by_status[st] ?? 0),
+    st === "failed" && s.by_status.failed > 0 ? "danger" : ""));
+  const rate = s.success_rate;
+  cards.push(stat("attempts", fmt(s.attempts)));
+  cards.push(stat("retries", fmt(s.retries)));
+  cards.push(stat("success rate", rate === null ? "–" : Math.round(rate * 1000) / 10 + " %"));
+  const age = s.oldest_pending_age_seconds;
+  cards.push(stat("oldest pending", age === null ? "–" : duration(age)));
+  const leader = s.leader;
   let leaderText = "no instance holds the worker lock right now";
-  if (leader && typeof leader === "object") {
-    leaderText = "instance " + (leader.instance_id || "?") + (leader.host ? " on " + leader.host : "") +
-      (leader.pid ? " (pid " + leader.pid + ")" : "") + (leader.since ? ", leading since " + when(leader.since) : "");
-  } else if (leader) leaderText = String(leader);
+  if (leader) {
+    leaderText = "instance " + leader.instance_id + " on " + leader.host + " (pid " + leader.pid + ")" +
+      ", leading since " + when(leader.since);
+  }
   cards.push(el("div", { class: "stat stat-wide" }, el("span", { class: "stat-label", text: "worker leader" }),
     el("span", { class: "stat-value stat-small", text: leaderText })));
   box.replaceChildren(...cards);
-  return true;
 }
 
 function productLabel(n) {
-  const pl = n.payload || {};
-  const p = store.products.get(n.product_id ?? pl.product_id);
-  if (pl.name || p) return (pl.name || p.name) + (pl.sku || (p && p.sku) ? " (" + (pl.sku || p.sku) + ")" : "");
+  // the breach payload names the product as it was; the catalogue, as it is now
+  const p = store.products.get(n.product_id);
+  const name = n.payload.name ?? (p && p.name);
+  const sku = n.payload.sku ?? (p && p.sku);
+  if (name) return name + (sku ? " (" + sku + ")" : "");
   return n.product_id ? "#" + n.product_id : "–";
 }
 
@@ -104,7 +99,7 @@ function notificationRow(n) {
     el("td", {}, n.type),
     el("td", {}, productLabel(n)),
     el("td", {}, statusBadge(n.status)),
-    el("td", { class: "num" }, String(n.attempt_count ?? n.attempts ?? 0)),
+    el("td", { class: "num" }, String(n.attempt_count)),
     el("td", { title: when(n.last_attempt_at) }, ago(n.last_attempt_at)),
     el("td", { title: when(n.next_attempt_at) }, waiting ? ago(n.next_attempt_at) : "–"),
     el("td", { class: "error-cell", title: n.error_details || "" }, n.error_details || ""),
@@ -124,26 +119,22 @@ async function loadNotifications(reset) {
   try {
     page = await api("GET", "/api/admin/notifications?" + params);
   } catch (err) {
-    if (err.status === 404) return false;
     handleBackgroundError(err, "Notifications");
-    return true;
+    return;
   }
-  const items = Array.isArray(page) ? page : page.items || [];
-  const rows = items.map(notificationRow);
+  const rows = page.items.map(notificationRow);
   const body = $("#notifications-body");
   if (reset) body.replaceChildren(...rows); else body.append(...rows);
-  state.before = (page && page.next_before_id) || null;
+  state.pages = reset ? 1 : state.pages + 1;
+  state.before = page.next_before_id;
   $("#notifications-more").hidden = !state.before;
-  $("#notifications-empty").hidden = body.children.length > 0;
-  return true;
+  const empty = $("#notifications-empty");
+  empty.hidden = body.children.length > 0;
+  empty.textContent = status || type ? "No notifications match these filters." : "No notifications yet.";
 }
 
 async function refreshNotifications() {
-  const [a, b] = await Promise.all([loadStats(), loadNotifications(true)]);
-  const available = a || b;
-  $("#notifications-unavailable").hidden = available;
-  $("#notifications-table").closest(".table-wrap").hidden = !available;
-  if (!available) $("#notifications-empty").hidden = true;
+  await Promise.all([loadStats(), loadNotifications(true)]);
 }
 
 $("#notifications-refresh").addEventListener("click", refreshNotifications);
@@ -181,25 +172,25 @@ function fillNotification(n) {
   notifDialog.dataset.id = String(n.id);
   $("#nd-title").textContent = "Notification #" + n.id;
   $("#nd-sub").replaceChildren(statusBadge(n.status), " " + n.type + " · " + productLabel(n));
-  const pl = n.payload || {};
+  const pl = n.payload;
   const fields = [
     ["Created", when(n.created_at)],
     ["Attempts", String(n.attempt_count ?? 0)],
     ["Last attempt", when(n.last_attempt_at)],
     ["Next attempt", n.status === "pending" || n.status === "retrying" ? when(n.next_attempt_at) : "–"],
     ["Stock at breach", pl.current_stock !== undefined ? String(pl.current_stock) : "–"],
-    ["Threshold", pl.threshold !== undefined ? String(pl.threshold) : n.threshold !== undefined ? String(n.threshold) : "–"],
-    ["Message-ID", n.message_id || "–"],
+    ["Threshold", n.threshold !== null ? String(n.threshold) : "–"],
+    ["Message-ID", n.message_id],
     ["Error", n.error_details || "–"],
   ];
   $("#nd-fields").replaceChildren(...fields.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
-  const attempts = n.attempts || [];
+  const attempts = n.attempts;
   $("#nd-attempts").replaceChildren(...attempts.map((a) => el("tr", {},
-    el("td", { class: "num" }, String(a.attempt_no ?? a.attempt ?? "")),
-    el("td", {}, when(a.started_at || a.finished_at || a.created_at)),
-    el("td", {}, el("span", { class: "badge badge-" + (a.outcome === "sent" ? "ok" : a.outcome === "transient" ? "warn" : "danger"), text: a.outcome || "?" })),
-    el("td", { class: "mono" }, a.channel || "email"),
-    el("td", { class: "mono" }, [a.smtp_code, a.smtp_reply, a.http_status !== null && a.http_status !== undefined ? "HTTP " + a.http_status : ""].filter((x) => x !== null && x !== undefined && x !== "").join(" ") || "–"),
+    el("td", { class: "num" }, String(a.attempt_no)),
+    el("td", {}, when(a.started_at)),
+    el("td", {}, el("span", { class: "badge badge-" + (a.outcome === "sent" ? "ok" : a.outcome === "transient" ? "warn" : "danger"), text: a.outcome })),
+    el("td", { class: "mono" }, a.channel),
+    el("td", { class: "mono" }, [a.smtp_code, a.smtp_reply, a.http_status !== null ? "HTTP " + a.http_status : null].filter((x) => x !== null && x !== "").join(" ") || "–"),
     el("td", { class: "error-cell", title: a.error || "" }, a.error || ""),
     el("td", { class: "mono" }, a.instance_id || ""),
   )));

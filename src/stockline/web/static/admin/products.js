@@ -163,7 +163,14 @@ function updateCounts() {
   $("[data-count=low]").textContent = low ? String(low) : "";
   $("[data-count=negative]").textContent = negative ? String(negative) : "";
   const n = store.products.size;
-  $("#products-summary").textContent = n.toLocaleString() + " product" + (n === 1 ? "" : "s") +
+  let what = n.toLocaleString() + " product" + (n === 1 ? "" : "s");
+  if (state.filter !== "all" || state.search) {
+    // the count follows what the table shows (all its pages), out of how many
+    let shown = 0;
+    for (const p of store.products.values()) if (matches(p)) shown++;
+    what = shown.toLocaleString() + " of " + what + " shown";
+  }
+  $("#products-summary").textContent = what +
     (low ? " · " + low + " low" : "") + (negative ? " · " + negative + " negative" : "");
 }
 

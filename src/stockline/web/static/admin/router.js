@@ -17,7 +17,8 @@ export function leaveView() {
 export function route() {
   if ($("#app").hidden) return;
   const wanted = location.hash.replace(/^#/, "");
-  const view = views.find((v) => v.name === wanted) || views[0];
+  const shown = views.filter((v) => { const link = $(`[data-nav="${v.name}"]`); return !link || !link.hidden; });
+  const view = shown.find((v) => v.name === wanted) || shown[0];
   leaveView();
   current = view;
   for (const section of $$(".view")) section.hidden = section.dataset.view !== view.name;

@@ -12,6 +12,7 @@ function showLogin(note) {
   stopLive();
   leaveView();
   closeAllDialogs();
+  banner(""); // "connection lost" was about the live stream, which stops here
   $("#app").hidden = true;
   $("#login-view").hidden = false;
   const form = $("#login-form");
@@ -45,9 +46,12 @@ async function enterApp() {
   }
   session.me = me;
   $("#whoami").textContent = me.name || "";
+  banner("");
   $("#login-view").hidden = true;
   $("#app").hidden = false;
-  await Promise.all([loadProducts(), loadGlobalTracking()]);
+  const [config] = await Promise.all([api("GET", "/api/admin/config"), loadProducts(), loadGlobalTracking()]);
+  // with a mail server, nothing is captured: no tab for it
+  $('[data-nav="mail"]').hidden = config.smtp.configured;
   startLive();
   route();
   openLinkedProduct();

@@ -6,12 +6,20 @@ export const AUTH_LOST = "stockline:auth-lost";
 /** The session ended (a 401 somewhere): session.js shows the login again. */
 export function authLost() { document.dispatchEvent(new CustomEvent(AUTH_LOST)); }
 
+/** A short note at the bottom left. The box is a popover, so it sits in the top layer
+ * above an open modal dialog (a z-index cannot lift anything over showModal()). */
 export function toast(text, kind) {
   const box = $("#toasts");
   const node = el("div", { class: "toast toast-" + (kind || "ok"), text });
   box.append(node);
+  // shown again, it moves above whatever entered the top layer since (a dialog opened)
+  if (box.matches(":popover-open")) box.hidePopover();
+  box.showPopover();
   setTimeout(() => node.classList.add("leaving"), 3500);
-  setTimeout(() => node.remove(), 4000);
+  setTimeout(() => {
+    node.remove();
+    if (!box.children.length && box.matches(":popover-open")) box.hidePopover();
+  }, 4000);
 }
 
 export function isAuthError(err) { return err && (err.status === 401); }
@@ -57,11 +65,13 @@ export function wireDialogs() {
   }
 }
 
-/** In stock / Low stock / Negative / Inactive, as badges (the table and the product dialog). */
+/** In stock / Low stock / Out of stock / Negative / Inactive, as badges (the table and
+ * the product dialog). At 0 or below it says "Out of stock", as the kiosk does. */
 export function statusBadges(p) {
   const out = [];
+  if (p.current_stock <= 0) out.push(el("span", { class: "badge badge-danger", text: "Out of stock" }));
+  else if (p.low_stock_flag) out.push(el("span", { class: "badge badge-warn", text: "Low stock" }));
   if (p.negative_flag) out.push(el("span", { class: "badge badge-danger", text: "Negative" }));
-  if (p.low_stock_flag) out.push(el("span", { class: "badge badge-warn", text: "Low stock" }));
   if (!p.active) out.push(el("span", { class: "badge badge-muted", text: "Inactive" }));
   if (p.snooze) out.push(el("span", { class: "badge badge-muted", text: "Snoozed", title: "Alerts snoozed" }));
   if (!out.length) out.push(el("span", { class: "badge badge-ok", text: "In stock" }));
