@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import admin_login, collect_errors, row
+from tests.browser.conftest import SCREENSHOTS, admin_login, collect_errors, row
 from tests.fixtures.server import Shop, make_shop, start_server
 
 pytestmark = pytest.mark.browser
@@ -56,6 +56,12 @@ def test_every_tab_and_log_out_are_reachable_without_sideways_scrolling(
         link.click()  # Playwright clicks only what is visible and not covered
         expect(page.locator(f'section[data-view="{name}"]')).to_be_visible()
         _no_sideways_scroll(page)
+    if width < 1366:  # docs/pages.md shows the narrow layouts
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.locator('[data-nav="products"]').click()
+        page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_timeout(2300)  # the first load's row highlight fades
+        page.screenshot(path=str(SCREENSHOTS / f"admin-products-{width}.png"))
     assert not errors, errors
 
 
@@ -90,7 +96,9 @@ def test_a_toast_shows_above_an_open_dialog_and_clear_of_the_row_buttons(
           ctx.drawImage(img, 0, 0);
           const d = ctx.getImageData(0, 0, c.width, c.height).data;
           let max = 0;
-          for (let i = 0; i < d.length; i += 4) max = Math.max(max, Math.min(d[i], d[i + 1], d[i + 2]));
+          for (let i = 0; i < d.length; i += 4) {
+            max = Math.max(max, Math.min(d[i], d[i + 1], d[i + 2]));
+          }
           return max;
         }""",
         shot,

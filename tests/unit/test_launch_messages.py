@@ -77,3 +77,12 @@ def test_connect_errors_are_classified() -> None:
     assert "authentication failed for user 'shop'" in say(
         'FATAL:  password authentication failed for user "shop"'
     )
+
+
+def test_currency_and_public_url_are_checked() -> None:
+    assert "three-letter ISO 4217 code" in _settings_error(STOCKLINE_CURRENCY="euro")
+    assert "absolute http:// or https:// URL" in _settings_error(
+        STOCKLINE_PUBLIC_URL="shop.example.com"
+    )
+    settings = Settings(STOCKLINE_CURRENCY="usd", STOCKLINE_PUBLIC_URL="https://x.example/")  # type: ignore[call-arg]
+    assert (settings.currency, settings.public_url) == ("USD", "https://x.example")
