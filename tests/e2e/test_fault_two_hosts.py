@@ -36,6 +36,8 @@ from tests.fixtures.server import Server, Shop, login, make_admin, make_kiosk, s
 from tests.fixtures.smtp import SmtpServer
 
 FAILOVER_LIMIT = 5.0
+# S-8 with §7.1: a leader whose host vanishes without a word (no FIN, no RST)
+VANISHED_FAILOVER_LIMIT = 10.0
 NGINX_FAIL_TIMEOUT = 10.0  # nginx's default for a `server` in an upstream
 # a request nginx sends to the dead host again after fail_timeout waits for the connect to
 # fail (here: ARP gives up, ~3 s) and then goes to the survivor
@@ -70,7 +72,7 @@ def _leader(base_url: str, token: str) -> dict[str, Any] | None:
     return leader
 
 
-def _buy_through(nginx: Nginx, token: str, product_id: int) -> None:
+def _buy_through(nginx: Nginx | Server, token: str, product_id: int) -> None:
     with httpx.Client(
         base_url=nginx.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
     ) as c:
@@ -211,3 +213,67 @@ def test_one_of_two_hosts_dies_and_the_other_carries_on_without_loss(
         f"{max(a.seconds for a in answers):.2f}s; reconnects "
         f"{[s.reconnects for s in subscribers]}"
     )
+
+
+def test_the_leading_host_vanishing_without_a_fin_hands_over_within_10s_and_mails_once(
+    network: HostNetwork, own_postgres: RestartablePostgres
+) -> None:
+    """The leader's cable is pulled while its processes live on: nothing tells
+    PostgreSQL, whose lock session for that host just goes quiet. Here PostgreSQL is
+    reached over TCP through each host's own link (the unix socket would survive the
+    cut). Release 1's keepalives (5 s + 3 x 2 s) freed the lock after about 11 s."""
+    pg = own_postgres
+    hosts: dict[str, Host] = {label: network.add_host(label) for label in ("a", "b")}
+    pg.listen_on([h.gateway for h in hosts.values()], f"{network.cidr}")
+    smtp = SmtpServer(host=hosts["a"].gateway).start()
+    servers: dict[str, Server] = {}
+    try:
+        env = {**smtp.env(), "ADMIN_NOTIFICATION_EMAILS": STAFF}
+        for label, host in hosts.items():
+            servers[label] = start_server(
+                pg.tcp_url(host.gateway),  # through this host's own link
+                host=host.address,
+                prefix=host.prefix(),
+                env={**env, "STOCKLINE_INSTANCE_ID": f"host-{label}"},
+            )
+        email, password = make_admin(pg.url)
+        kiosk = make_kiosk(pg.url)
+        shops = {
+            label: Shop(server, login(server, email, password), kiosk, email, password)
+            for label, server in servers.items()
+        }
+        admin = shops["a"].admin_token
+        leader = wait_until(lambda: _leader(servers["a"].url, admin), what="a leader")
+        dying = leader["instance_id"].removeprefix("host-")
+        survivor = "b" if dying == "a" else "a"
+        before = shops[survivor].create_product(stock=2, threshold=1)
+        _buy_through(servers[survivor], kiosk, before["id"])
+        note_before = one_notification(pg.url, before["id"])
+        wait_status(pg.url, note_before["id"], "sent")
+
+        hosts[dying].link_down()  # its processes keep running, cut off
+        cut_at = time.monotonic()
+
+        def survivor_leads() -> bool:
+            found = _leader(servers[survivor].url, admin)
+            return bool(found and found["instance_id"] == f"host-{survivor}")
+
+        wait_until(survivor_leads, timeout=VANISHED_FAILOVER_LIMIT + 20, what="the survivor")
+        took = time.monotonic() - cut_at
+        assert took <= VANISHED_FAILOVER_LIMIT, f"the survivor led after {took:.1f}s"
+
+        after = shops[survivor].create_product(stock=2, threshold=1)
+        _buy_through(servers[survivor], kiosk, after["id"])
+        note_after = one_notification(pg.url, after["id"])
+        wait_status(pg.url, note_after["id"], "sent", timeout=20)
+        # the cut-off leader still runs: whatever it believes, it must send nothing more
+        time.sleep(2)
+        print(f"failover after a silent host loss: {took:.2f}s")
+    finally:
+        for server in servers.values():
+            server.kill()
+        smtp.stop()
+    arrivals = collections.Counter(r.message_id for r in smtp.received())
+    assert arrivals[note_before["message_id"]] == 1
+    assert arrivals[note_after["message_id"]] == 1
+    assert all(n == 1 for n in arrivals.values()), arrivals

@@ -33,13 +33,23 @@ _Q = load("alerts")
 WORKER_LOCK_KEY = 0x5707_C411_0003
 LOCK_PARAMS = {"classid": WORKER_LOCK_KEY >> 32, "objid": WORKER_LOCK_KEY & 0xFFFF_FFFF}
 
-# Server-side keepalives on the lock session: if the leader's host vanishes without
-# closing its socket, PostgreSQL ends the session (and frees the lock) in ~11 s
-# instead of the kernel's two hours. Harmless on a unix socket.
+# The lock session must die quickly with its host (S-8, SPEC §7.1: failover <= 10 s even
+# when the leader's host vanishes without a FIN). On both ends: keepalives end an idle
+# session after 2 + 3 x 1 s; tcp_user_timeout ends one whose data (a query, a reply)
+# stays unacknowledged for 5 s, where keepalives never start and the kernel would
+# retransmit for about 15 minutes. PostgreSQL then frees the lock; a follower takes it
+# at its next try (STOCKLINE_LEADER_RETRY_SECONDS). Harmless on a unix socket.
+LOCK_SESSION_TCP = {
+    "keepalives_idle": 2,
+    "keepalives_interval": 1,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 5000,  # ms
+}
 _SERVER_KEEPALIVES = (
-    "SET tcp_keepalives_idle = 5",
-    "SET tcp_keepalives_interval = 2",
+    "SET tcp_keepalives_idle = 2",
+    "SET tcp_keepalives_interval = 1",
     "SET tcp_keepalives_count = 3",
+    "SET tcp_user_timeout = 5000",
 )
 
 
@@ -109,6 +119,7 @@ class LeaderElection:
     async def _contend(self) -> None:
         conn = await connect_dedicated(
             self._settings,
+            tcp=LOCK_SESSION_TCP,
             row_factory=dict_row,
             application_name=f"stockline worker lock {self._settings.instance_id}"[:63],
         )

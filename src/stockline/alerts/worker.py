@@ -137,10 +137,13 @@ class Worker:
     async def _fence(self, claimed: n.Claimed, term: n.Term, ids: dict[str, Any]) -> bool:
         """Right before the send: still ours, lease valid, term current? Else hand back."""
         lease = self._settings.send_lease_seconds
-        async with self._pool.connection() as conn:
-            if await n.renew_lease_before_send(conn, claimed, lease_seconds=lease, term=term):
-                return True
-            handed_back = await n.hand_back(conn, claimed)
+        # bounded: a sender cut off from the database must not sit on its slot for the
+        # kernel's retransmission time (it sends nothing meanwhile either way)
+        async with asyncio.timeout(self._settings.db_connect_timeout * 2):
+            async with self._pool.connection() as conn:
+                if await n.renew_lease_before_send(conn, claimed, lease_seconds=lease, term=term):
+                    return True
+                handed_back = await n.hand_back(conn, claimed)
         log.warning(
             "not sending: this sender no longer leads or no longer holds the lease",
             extra={"action": "notification_send_fenced", "handed_back": handed_back, **ids},

@@ -132,8 +132,12 @@ def make_pool(settings: Settings) -> Pool:
     )
 
 
-async def connect_dedicated(settings: Settings, **extra: Any) -> psycopg.AsyncConnection[Any]:
-    """A connection of its own, for LISTEN or a session advisory lock."""
-    return await psycopg.AsyncConnection.connect(
-        settings.dsn(), autocommit=True, **_conn_kwargs(settings), **extra
-    )
+async def connect_dedicated(
+    settings: Settings, *, tcp: dict[str, Any] | None = None, **extra: Any
+) -> psycopg.AsyncConnection[Any]:
+    """A connection of its own, for LISTEN or a session advisory lock. `tcp` overrides
+    the keepalive parameters on a TCP connection (a unix socket has none)."""
+    kwargs = _conn_kwargs(settings)
+    if tcp and "keepalives" in kwargs:
+        kwargs.update(tcp)
+    return await psycopg.AsyncConnection.connect(settings.dsn(), autocommit=True, **kwargs, **extra)
