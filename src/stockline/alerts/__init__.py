@@ -10,6 +10,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from stockline.alerts.channels import Channels
 from stockline.alerts.leader import LeaderElection, LeaderInfo
+from stockline.alerts.lease import SEND_SHARE
 from stockline.alerts.mailer import Mailer
 from stockline.alerts.webhooks import WebhookSender
 from stockline.alerts.worker import Worker
@@ -39,6 +40,9 @@ def build_worker(
         pool,
         config,
         Mailer(settings, pool),
-        WebhookSender(settings.webhook_timeout_seconds),
+        # like a mail, a POST always ends inside its lease (SPEC §7.1: no double delivery)
+        WebhookSender(
+            min(settings.webhook_timeout_seconds, settings.send_lease_seconds * SEND_SHARE)
+        ),
     )
     return Worker(settings, pool, leader, config, channels)
