@@ -9,6 +9,7 @@ stored beside the real ones, so the tests need not wait for 08:00.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -150,6 +151,8 @@ def test_turning_the_digest_off_sends_what_waited_at_once(
         {"enabled": True, "times": [], "timezone": "UTC"},
         {"enabled": "true", "times": ["08:00"], "timezone": "UTC"},
         {"times": ["08:00"], "timezone": "UTC"},
+        {"enabled": True, "times": ["08:00"], "timezone": "Europe/Berlin\u0000"},
+        {"enabled": True, "times": ["08:\ud800"], "timezone": "UTC"},
     ],
 )
 def test_a_bad_digest_setting_is_a_422_and_changes_nothing(
@@ -157,7 +160,12 @@ def test_a_bad_digest_setting_is_a_422_and_changes_nothing(
 ) -> None:
     with digest_shop.admin() as c:
         before = c.get("/api/admin/config").json()
-        resp = c.put("/api/admin/config", json={"notification_digest": digest})
+        # json.dumps escapes a lone surrogate as \\ud800, as a JSON client may send it
+        resp = c.put(
+            "/api/admin/config",
+            content=json.dumps({"notification_digest": digest}),
+            headers={"Content-Type": "application/json"},
+        )
         assert resp.status_code == 422, resp.text
         assert resp.headers["content-type"].startswith("application/problem+json")
         assert (

@@ -156,6 +156,8 @@ def test_lifting_a_snooze_lets_the_next_breach_mail(
         ({"until": "2001-01-01T08:00:00Z"}, "future"),
         ({"until": "tomorrow"}, "until"),
         ({"until_restocked": "yes"}, "until_restocked"),
+        ({"until": "9999-12-31T23:59:59-14:00"}, "range"),  # past UTC's end
+        ({"until": "2030-01-01T08:00:00\u0000Z"}, "until"),
     ],
 )
 def test_a_bad_snooze_is_a_clear_422_and_changes_nothing(

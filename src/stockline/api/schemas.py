@@ -182,22 +182,22 @@ _EMAIL = {"format": "email"}  # checked with email-validator (RFC 5322 syntax, n
 class SnoozeIn(_In):
     # a JSON string parsed leniently (strict mode refuses strings for datetimes); naive
     # times are refused by the service with a clear 422
-    until: Annotated[datetime | None, Field(strict=False)] = None
+    until: Annotated[Moment | None, Field(strict=False)] = None
     until_restocked: bool = False
 
 
 class DigestIn(_In):
     # the times and zone are checked by stockline.alerts.digest (one 422 naming each)
     enabled: bool
-    times: Annotated[list[Annotated[str, Field(max_length=5)]], Field(max_length=24)] = ["08:00"]
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    times: Annotated[list[Annotated[Text, Field(max_length=5)]], Field(max_length=24)] = ["08:00"]
+    timezone: Annotated[Text, Field(min_length=1, max_length=64)] = "UTC"
 
 
 class WebhookIn(_In):
-    url: Annotated[str, Field(min_length=1, max_length=2048)]
-    # write-only; no constraints here, so a validation error can never echo it back.
-    # Omitted: keep the secret stored for this URL.
-    secret: str | None = Field(default=None, json_schema_extra={"writeOnly": True})
+    url: Annotated[Text, Field(min_length=1, max_length=2048)]
+    # write-only: a problem never echoes a field named secret (api/problems.py); length
+    # and characters are checked by stockline.alerts.webhooks. Omitted: keep the stored one.
+    secret: Text | None = Field(default=None, json_schema_extra={"writeOnly": True})
 
 
 class ConfigIn(_In):
