@@ -45,6 +45,7 @@ async def top_up(conn: psycopg.AsyncConnection[Any], cfg: DigestConfig, now: dat
         return False
     async with conn.transaction():
         await conn.execute(_Q["lock_digest_slots"])
+        await conn.execute(_Q["delete_past_digest_slots"])
         slots = upcoming_slots(cfg, now)
         if slots:
             await conn.execute(_Q["insert_digest_slots"], {"slots": slots})

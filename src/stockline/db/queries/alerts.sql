@@ -258,6 +258,10 @@ DELETE FROM notification_digest_slots;
 INSERT INTO notification_digest_slots (at)
 SELECT DISTINCT unnest(%(slots)s::timestamptz[]) ON CONFLICT DO NOTHING;
 
+-- name: delete_past_digest_slots
+-- slots only matter ahead of now; the breach trigger reads the first one after now()
+DELETE FROM notification_digest_slots WHERE at < now() - interval '1 day';
+
 -- name: select_digest_horizon
 -- how far ahead the stored slots reach (the leader tops them up when it is near)
 SELECT max(at) AS horizon FROM notification_digest_slots;
