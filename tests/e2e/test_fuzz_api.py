@@ -66,7 +66,14 @@ def problem_json_on_errors(
 # `format: email`, e.g. no reserved domains such as .test; a product the run deactivated).
 SCHEMA_INEXPRESSIBLE_RULES = {
     ("GET", "/api/inventory/ledger.csv"): ("'from' must not be after 'to'",),
-    ("PUT", "/api/admin/config"): ("invalid email address(es): ",),
+    # a digest time must be HH:MM in a real zone, a webhook URL carries no credentials
+    ("PUT", "/api/admin/config"): (
+        "invalid email address(es): ",
+        "notification_digest: ",
+        "notification_webhooks: ",
+    ),
+    # a snooze must end (a time or the restock), and not in the past
+    ("POST", "/api/inventory/{product_id}/snooze"): ("snooze: ",),
     ("POST", "/api/purchases"): ("product(s) not for sale: ",),
     # a text/csv body is "a string" to the schema; the CSV rules are ours
     ("POST", "/api/products/import"): ("the catalogue file has ",),

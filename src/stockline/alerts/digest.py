@@ -46,11 +46,11 @@ def _zones() -> frozenset[str]:
 def parse_digest(value: Any) -> DigestConfig:
     """Validate an admin's digest setting; every problem is named in one 422."""
     if not isinstance(value, dict):
-        raise InvalidInput("notification_digest must be an object {enabled, times, timezone}")
+        raise InvalidInput("notification_digest: must be an object {enabled, times, timezone}")
     errors: list[dict[str, object]] = []
 
     def bad(field: str, msg: str) -> None:
-        errors.append({"loc": ["notification_digest", field], "msg": msg})
+        errors.append({"loc": ["notification_digest", field], "msg": msg, "type": "value_error"})
 
     enabled = value.get("enabled", False)
     if not isinstance(enabled, bool):
@@ -72,7 +72,8 @@ def parse_digest(value: Any) -> DigestConfig:
     if not isinstance(zone, str) or zone not in _zones():
         bad("timezone", 'timezone must be an IANA zone name such as "Europe/Berlin"')
     if errors:
-        raise InvalidInput("; ".join(str(e["msg"]) for e in errors), errors=errors)
+        detail = "notification_digest: " + "; ".join(str(e["msg"]) for e in errors)
+        raise InvalidInput(detail, errors=errors)
     return DigestConfig(bool(enabled), tuple(sorted(times)), str(zone))
 
 

@@ -19,14 +19,14 @@ def check_snooze(until: datetime | None, until_restocked: bool, now: datetime) -
     """A snooze must end somehow, and not in the past."""
     if until is None and not until_restocked:
         raise InvalidInput(
-            "give 'until' (a zoned date-time) or 'until_restocked': true; "
+            "snooze: give 'until' (a zoned date-time) or 'until_restocked': true; "
             "a snooze without an end is not allowed"
         )
     if until is not None:
         if until.tzinfo is None or until.utcoffset() is None:
-            raise InvalidInput("'until' needs a time zone, e.g. 2026-12-24T18:00:00+01:00")
+            raise InvalidInput("snooze: 'until' needs a time zone, e.g. 2026-12-24T18:00:00+01:00")
         if until <= now:
-            raise InvalidInput("'until' must be in the future")
+            raise InvalidInput("snooze: 'until' must be in the future")
 
 
 async def snooze(

@@ -87,7 +87,7 @@ def parse_webhooks(value: Any, stored: list[Webhook]) -> list[Webhook]:
     """Validate an admin's list. A webhook given without a secret keeps the secret stored
     for the same URL (secrets are never shown, so the portal cannot send them back)."""
     if not isinstance(value, list) or len(value) > MAX_WEBHOOKS:
-        raise InvalidInput(f"notification_webhooks must be a list of at most {MAX_WEBHOOKS}")
+        raise InvalidInput(f"notification_webhooks: a list of at most {MAX_WEBHOOKS} is allowed")
     known = {w.url: w.secret for w in stored}
     errors: list[dict[str, object]] = []
     hooks: list[Webhook] = []
@@ -96,7 +96,9 @@ def parse_webhooks(value: Any, stored: list[Webhook]) -> list[Webhook]:
 
         def bad(msg: str, where: str, loc: list[object] = loc, index: int = index) -> None:
             # never the submitted value: a URL or secret may be a credential
-            errors.append({"loc": [*loc, where], "msg": f"webhook {index}: {msg}"})
+            errors.append(
+                {"loc": [*loc, where], "msg": f"webhook {index}: {msg}", "type": "value_error"}
+            )
 
         if not isinstance(item, dict):
             bad("must be an object {url, secret}", "url")
@@ -126,7 +128,8 @@ def parse_webhooks(value: Any, stored: list[Webhook]) -> list[Webhook]:
             continue
         hooks.append(Webhook(url, secret))
     if errors:
-        raise InvalidInput("; ".join(str(e["msg"]) for e in errors), errors=errors)
+        detail = "notification_webhooks: " + "; ".join(str(e["msg"]) for e in errors)
+        raise InvalidInput(detail, errors=errors)
     return hooks
 
 
