@@ -11,7 +11,8 @@ smallest size), verify of 10M rows <= 30 s.
 Also per size (issue 13): median latency of `GET /api/inventory/1/insight?days=28`
 (product 1 holds 1/1000 of the ledger) and of `GET /api/inventory/reorder` (every
 product), each beside its raw-SQL baseline run in the same process: the bare sum of a
-product's purchases in the window, and the bare GROUP BY over the window's rows.
+product's purchases in the window, and the bare GROUP BY over the window's rows; and
+`GET /api/inventory/1` (one snapshot row) as the floor an HTTP read costs.
 `--reads-only` skips the purchase load and verify.
 """
 
@@ -103,12 +104,19 @@ def timed_reads(port: int, token: str, db_url: str) -> dict[str, float]:
         def get(path: str) -> None:
             c.get(path).raise_for_status()
 
+        floor = _median_ms(lambda: get("/api/inventory/1"), 20)  # one snapshot row: HTTP cost
         insight = _median_ms(lambda: get("/api/inventory/1/insight?days=28"), 20)
         reorder = _median_ms(lambda: get("/api/inventory/reorder?days=28"), 5)
     with psycopg.connect(db_url, autocommit=True) as conn:
         raw_one = _median_ms(lambda: conn.execute(_RAW_ONE).fetchall(), 20)
         raw_all = _median_ms(lambda: conn.execute(_RAW_ALL).fetchall(), 5)
-    return {"insight": insight, "raw_one": raw_one, "reorder": reorder, "raw_all": raw_all}
+    return {
+        "floor": floor,
+        "insight": insight,
+        "raw_one": raw_one,
+        "reorder": reorder,
+        "raw_all": raw_all,
+    }
 
 
 def timed_verify(db_url: str) -> tuple[float, int]:
@@ -173,12 +181,14 @@ def main() -> None:
             )
 
     print()
-    print("| ledger rows | insight ms | raw sum ms | reorder ms | raw GROUP BY ms |")
-    print("|---|---|---|---|---|")
+    print(
+        "| ledger rows | GET snapshot ms | insight ms | raw sum ms | reorder ms | raw GROUP BY ms |"
+    )
+    print("|---|---|---|---|---|---|")
     for size, r in reads:
         print(
-            f"| {size:,} | {r['insight']:.1f} | {r['raw_one']:.1f} | {r['reorder']:.1f} | "
-            f"{r['raw_all']:.1f} |"
+            f"| {size:,} | {r['floor']:.1f} | {r['insight']:.1f} | {r['raw_one']:.2f} | "
+            f"{r['reorder']:.1f} | {r['raw_all']:.1f} |"
         )
     if args.reads_only:
         return

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 import uuid
 from typing import Any
 
 import httpx
 
-from tests.fixtures.db import fingerprint, scalar
+from tests.fixtures.db import balance, fingerprint, scalar
 from tests.fixtures.server import Shop
 
 HEADER = "sku,name,price_cents,low_stock_threshold,category,barcode,initial_stock"
@@ -233,3 +234,68 @@ def test_openapi_documents_the_catalogue_endpoints(shop: Shop) -> None:
     assert "text/csv" in paths["/api/products/import"]["post"]["requestBody"]["content"]
     assert "415" in paths["/api/products/import"]["post"]["responses"]
     assert "text/csv" in paths["/api/products.csv"]["get"]["responses"]["200"]["content"]
+
+
+def test_the_same_new_file_imported_three_times_at_once_creates_each_product_once(
+    shop: Shop,
+) -> None:
+    t = _tag()
+    body = HEADER + "".join(f"\nC-{t}-{i},Item,10,,,,7" for i in range(50)) + "\n"
+    start = threading.Barrier(3)
+    answers: list[httpx.Response] = []
+
+    def run() -> None:
+        with shop.admin() as c:
+            start.wait()
+            answers.append(_import(c, body))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    outcomes = sorted(
+        (a.status_code, a.json().get("created"), a.json().get("unchanged")) for a in answers
+    )
+    assert outcomes[0] == (200, 50, 0)
+    assert all(o in {(200, 0, 50), (409, None, None)} for o in outcomes[1:]), outcomes
+    created = scalar(shop.db_url, "SELECT count(*) FROM products WHERE sku LIKE %s", f"C-{t}-%")
+    stock_rows = scalar(
+        shop.db_url,
+        "SELECT count(*) FROM inventory_ledger l JOIN products p ON p.id = l.product_id"
+        " WHERE p.sku LIKE %s",
+        f"C-{t}-%",
+    )
+    assert (created, stock_rows) == (50, 50)  # initial stock applied exactly once
+
+
+def test_an_import_updating_products_while_kiosks_buy_them_never_deadlocks(shop: Shop) -> None:
+    products = [shop.create_product(stock=500) for _ in range(5)]
+    ids = [p["id"] for p in products]
+    stop = threading.Event()
+    statuses: list[int] = []
+
+    def buyer() -> None:
+        with shop.kiosk() as k:
+            while not stop.is_set():
+                items = [{"product_id": pid, "quantity": 1} for pid in reversed(ids)]
+                statuses.append(k.post("/api/purchases", json={"items": items}).status_code)
+
+    buyers = [threading.Thread(target=buyer) for _ in range(3)]
+    for th in buyers:
+        th.start()
+    imports = []
+    try:
+        with shop.admin() as c:
+            for n in range(8):
+                lines = "".join(f"\n{p['sku']},Renamed {n},{100 + n},{n}" for p in products)
+                imports.append(_import(c, "sku,name,price_cents,low_stock_threshold" + lines))
+    finally:
+        stop.set()
+        for th in buyers:
+            th.join()
+    assert [a.status_code for a in imports] == [200] * 8
+    assert statuses and set(statuses) == {201}
+    for pid in ids:
+        stock, snap, ledger_sum = balance(shop.db_url, pid)
+        assert stock == snap == ledger_sum == 500 - len(statuses)
