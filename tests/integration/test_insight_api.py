@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 
@@ -98,3 +100,59 @@ def test_insight_and_reorder_refuse_bad_windows_and_unknown_products(shop: Shop)
         answers.append(anon.get("/api/inventory/reorder"))
     assert [a.status_code for a in answers] == [422, 422, 422, 422, 404, 401]
     assert all(a.headers["content-type"].startswith("application/problem+json") for a in answers)
+
+
+def _daily_vs_ledger(db_url: str, ids: list[int]) -> tuple[Any, Any]:
+    with psycopg.connect(db_url) as conn:
+        daily = conn.execute(
+            "SELECT product_id, day, sold FROM inventory_sales_daily"
+            " WHERE product_id = ANY(%s) ORDER BY 1, 2",
+            (ids,),
+        ).fetchall()
+        ledger = conn.execute(
+            "SELECT product_id, (created_at AT TIME ZONE 'UTC')::date, sum(-delta)"
+            " FROM inventory_ledger WHERE source = 'purchase' AND product_id = ANY(%s)"
+            " GROUP BY 1, 2 ORDER BY 1, 2",
+            (ids,),
+        ).fetchall()
+    return daily, ledger
+
+
+def test_daily_sales_stay_equal_to_the_ledger_under_concurrent_baskets(shop: Shop) -> None:
+    a, b = shop.create_product(stock=500), shop.create_product(stock=500)
+    _history(shop.db_url, a["id"], [(3, "purchase", -4), (3, "manual_adjustment", -9)])
+    start = threading.Barrier(4)
+    statuses: list[int] = []
+
+    def kiosk(n: int) -> None:
+        with shop.kiosk() as k:
+            start.wait()
+            for i in range(10):
+                items = [{"product_id": a["id"], "quantity": 1 + (n + i) % 3}]
+                if i % 2:
+                    items.append({"product_id": b["id"], "quantity": 2})
+                statuses.append(k.post("/api/purchases", json={"items": items}).status_code)
+            # refused as a whole (unknown product): its lines must not count as sold
+            refused = k.post(
+                "/api/purchases",
+                json={
+                    "items": [
+                        {"product_id": a["id"], "quantity": 5},
+                        {"product_id": 2**62, "quantity": 1},
+                    ]
+                },
+            )
+            statuses.append(refused.status_code)
+
+    threads = [threading.Thread(target=kiosk, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(set(statuses)) == [201, 404]
+    daily, ledger = _daily_vs_ledger(shop.db_url, [a["id"], b["id"]])
+    assert daily == ledger
+    assert sum(row[2] for row in daily if row[0] == b["id"]) == 4 * 5 * 2
+    with psycopg.connect(shop.db_url) as conn:
+        conn.execute("SELECT stockline_inventory_sales_daily_rebuild()")
+    assert _daily_vs_ledger(shop.db_url, [a["id"], b["id"]]) == (daily, ledger)

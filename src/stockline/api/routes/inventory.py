@@ -57,7 +57,7 @@ def inventory_out(s: Snapshot, global_tracking: bool) -> InventoryOut:
 
 
 def _entry_out(e: LedgerEntry | None) -> LedgerEntryOut | None:
-    return None if e is None else LedgerEntryOut(**vars(e))
+    return None if e is None else LedgerEntryOut.model_validate(e)
 
 
 async def _global_tracking(conn: Conn) -> bool:

@@ -23,17 +23,17 @@ SELECT d.day::date AS day, COALESCE(m.net, 0) AS net, COALESCE(m.sold, 0) AS sol
  ORDER BY d.day;
 
 -- name: select_sales_by_product
--- units each active product sold in the window, in natural SKU order (a range read of
--- inventory_ledger_product_time_idx per product)
+-- units each active product sold in the window, in natural SKU order, from the daily
+-- sales table (migration 0015): products x days rows, whatever the sales volume
+WITH sales AS (
+    SELECT product_id, sum(sold) AS sold
+      FROM inventory_sales_daily
+     WHERE day >= (now() AT TIME ZONE 'UTC')::date - (%(days)s - 1)
+     GROUP BY product_id
+)
 SELECT p.id, p.sku, p.name, p.stock_quantity AS current_stock, p.low_stock_threshold,
        COALESCE(s.sold, 0) AS sold
   FROM products p
-  LEFT JOIN LATERAL (
-        SELECT sum(-l.delta) AS sold
-          FROM inventory_ledger l
-         WHERE l.product_id = p.id AND l.source = 'purchase'
-           AND l.created_at >= ((now() AT TIME ZONE 'UTC')::date - (%(days)s - 1))::timestamp
-                               AT TIME ZONE 'UTC'
-       ) s ON true
+  LEFT JOIN sales s ON s.product_id = p.id
  WHERE p.active
- ORDER BY stockline_natural_sort_key(p.sku) COLLATE "C", p.id;
+ ORDER BY p.sku_sort_key, p.id;

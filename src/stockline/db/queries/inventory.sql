@@ -139,7 +139,8 @@ CALL stockline_transactions_purchase_v2(%(scope)s, %(key)s, %(hash)s, %(kiosk_id
 -- name: select_products_page
 -- the portal's sortable, filtered, paged list. One static statement: each sort key is a
 -- CASE that is NULL unless chosen, so no SQL is built from input. SKUs sort naturally
--- (BULK-2 before BULK-10); the id breaks every tie, so pages never overlap.
+-- (BULK-2 before BULK-10, the stored key of migration 0014); the id breaks every tie, so
+-- pages never overlap.
 SELECT p.id, p.sku, p.name, p.price_cents, p.low_stock_threshold, p.active, p.stock_quantity,
        p.category, p.barcode, p.created_at, p.updated_at,
        s.current_stock, s.low_stock_flag, s.negative_flag, s.tracking_enabled, s.last_activity_at
@@ -149,8 +150,8 @@ SELECT p.id, p.sku, p.name, p.price_cents, p.low_stock_threshold, p.active, p.st
    AND (%(pattern)s::text IS NULL OR p.sku ILIKE %(pattern)s OR p.name ILIKE %(pattern)s
         OR p.barcode ILIKE %(pattern)s)
  ORDER BY
-       CASE WHEN %(sort)s = 'sku' THEN stockline_natural_sort_key(p.sku) END COLLATE "C" ASC,
-       CASE WHEN %(sort)s = '-sku' THEN stockline_natural_sort_key(p.sku) END COLLATE "C" DESC,
+       CASE WHEN %(sort)s = 'sku' THEN p.sku_sort_key END ASC,
+       CASE WHEN %(sort)s = '-sku' THEN p.sku_sort_key END DESC,
        CASE WHEN %(sort)s = 'name' THEN lower(p.name) END COLLATE "C" ASC,
        CASE WHEN %(sort)s = '-name' THEN lower(p.name) END COLLATE "C" DESC,
        CASE WHEN %(sort)s = 'category' THEN lower(p.category) END COLLATE "C" ASC NULLS LAST,
