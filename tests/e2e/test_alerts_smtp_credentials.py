@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
+import subprocess
+from pathlib import Path
 from typing import Any
 
 from tests.e2e.alerts_support import STAFF, buy, one_notification, wait_status
@@ -94,3 +97,33 @@ def test_credentials_echoed_in_a_reply_are_stored_and_shown_redacted(
     assert "[redacted]" in shown
     for text in (shown, listed, shop.server.log_text()):
         assert plain not in text and login not in text and PASSWORD not in text
+
+
+def test_with_starttls_on_offer_auto_logs_in_over_tls_and_sends(
+    fresh_db: str, server_factory: Any, tmp_path: Path
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    smtp = SmtpServer(tls_context=context).start()
+    try:
+        env = {
+            **smtp.env(SMTP_USER=USER, SMTP_PASSWORD=PASSWORD, SMTP_TLS="auto"),
+            "ADMIN_NOTIFICATION_EMAILS": STAFF,
+            "SSL_CERT_FILE": str(cert),  # the service trusts this test's own CA only
+        }
+        shop = make_shop(server_factory(fresh_db, env=env))
+        note = _breach(shop)
+        wait_status(fresh_db, note["id"], "sent")
+    finally:
+        smtp.stop()
+    # this server refuses AUTH before STARTTLS: the login happened over TLS
+    assert smtp.handler.logins == [(USER, PASSWORD)]
+    assert [r.message_id for r in smtp.accepted()] == [note["message_id"]]
+    assert _actions(shop, "smtp_plain_auth") == []
