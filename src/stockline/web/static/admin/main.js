@@ -8,9 +8,11 @@
  *   router.js   #hash routing between the views below
  *   session.js  login / logout / boot
  *   sort.js     natural sort and sortable table heads
- *   products.js, product-dialog.js, notifications.js, mail.js, refused.js, people.js,
+ *   products.js, product-dialog.js, reorder.js, stocktake.js, notifications.js, mail.js,
+ *   refused.js, people.js,
  *   settings.js: the views
  *   qr.js       QR codes as inline SVG (kiosk pairing links)
+ *   chart.js, insight.js  the stock-over-time chart and a product's insight (in its dialog)
  *   bulk.js     bulk actions on the products selected in the table
  *   catalogue.js  CSV export link and import (preview, then apply)
  *
@@ -26,6 +28,8 @@ import { setViews } from "./router.js";
 import { boot } from "./session.js";
 import { wireDialogs } from "./ui.js";
 import * as products from "./products.js";
+import * as reorder from "./reorder.js";
+import * as stocktake from "./stocktake.js";
 import * as notifications from "./notifications.js";
 import * as mail from "./mail.js";
 import * as refused from "./refused.js";
@@ -35,7 +39,8 @@ import "./bulk.js";
 import "./catalogue.js";
 
 const VIEWS = [
-  products.view, notifications.view, mail.view, refused.view, people.view, settings.view,
+  products.view, reorder.view, stocktake.view, notifications.view, mail.view, refused.view,
+  people.view, settings.view,
 ];
 
 setViews(VIEWS);

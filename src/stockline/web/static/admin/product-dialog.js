@@ -1,6 +1,7 @@
 /* The product dialog ("Manage"): summary, adjust, reconcile, edit details, ledger history. */
 import { api, $, el, money, centsToInput, when, signed, onSubmit, clearFormError, localError } from "./api.js";
 import { store, on, applyStock, putProduct, setTracking } from "./store.js";
+import { showInsight } from "./insight.js";
 import { onLive } from "./live.js";
 import { handleBackgroundError, intOrNull, readPrice, readThreshold, statusBadges, toast } from "./ui.js";
 
@@ -59,9 +60,10 @@ export function openProduct(id) {
   productDialog.showModal();
   $("#adjust-delta").focus();
   loadLedger(true);
+  showInsight(id);
 }
 
-productDialog.addEventListener("close", () => { state.openId = null; });
+productDialog.addEventListener("close", () => { state.openId = null; showInsight(null); });
 
 on("change", (p) => { if (state.openId === p.id) fillDialogSummary(p); });
 onLive("stock-updated", (data) => { if (state.openId === data.product_id) reloadLedgerSoon(); });
@@ -73,6 +75,12 @@ $("#pd-tracking").addEventListener("change", (ev) => {
 const SOURCES = {
   purchase: "Purchase", manual_adjustment: "Adjustment", reconciliation: "Reconciliation", system: "Initial stock",
 };
+
+/** Who made a movement: an admin's email or a kiosk's name (older servers: not known). */
+function actor(e) {
+  if (!e.actor) return e.source === "system" && !e.admin_id ? "system" : "–";
+  return e.actor_kind === "kiosk" ? "kiosk " + e.actor : e.actor;
+}
 
 async function loadLedger(reset) {
   const id = state.openId;
@@ -86,7 +94,9 @@ async function loadLedger(reset) {
     const rows = (page.items || []).map((e) => el("tr", { dataset: { entry: String(e.id) } },
       el("td", { title: when(e.created_at) }, when(e.created_at)),
       el("td", { class: "num delta " + (e.delta > 0 ? "pos" : "neg") }, signed(e.delta)),
+      el("td", { class: "num", "data-col": "balance" }, e.balance_after === undefined || e.balance_after === null ? "–" : String(e.balance_after)),
       el("td", {}, SOURCES[e.source] || e.source),
+      el("td", { "data-col": "who" }, actor(e)),
       el("td", { class: "reason" }, e.reason || (e.transaction_id ? "Sale #" + e.transaction_id : "")),
     ));
     const body = $("#ledger-body");
@@ -103,7 +113,10 @@ $("#ledger-more").addEventListener("click", () => loadLedger(false));
 let ledgerTimer = null;
 function reloadLedgerSoon() {
   clearTimeout(ledgerTimer);
-  ledgerTimer = setTimeout(() => loadLedger(true), 150);
+  ledgerTimer = setTimeout(() => {
+    loadLedger(true);
+    if (state.openId !== null) showInsight(state.openId);
+  }, 150);
 }
 
 onSubmit($("#adjust-form"), async (form) => {

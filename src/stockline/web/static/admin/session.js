@@ -47,6 +47,7 @@ async function enterApp() {
   session.me = me;
   $("#whoami").textContent = me.name || "";
   banner("");
+  $("#whoami").title = me.name || ""; // the email may be cut short on narrow screens
   $("#login-view").hidden = true;
   $("#app").hidden = false;
   const [config] = await Promise.all([api("GET", "/api/admin/config"), loadProducts(), loadGlobalTracking()]);

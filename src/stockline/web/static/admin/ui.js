@@ -96,3 +96,8 @@ export function confirmAction(text, okLabel) {
     ok.focus();
   });
 }
+
+/** A 404 for the path itself (an older server without that endpoint), not for an id. */
+export function isMissingRoute(err) {
+  return Boolean(err) && err.status === 404 && (!err.problem.detail || err.problem.detail === "Not Found");
+}
