@@ -197,3 +197,42 @@ def test_verify_help_says_what_is_checked_in_plain_words() -> None:
     )
     assert "S-1" not in out.stdout
     assert "SUM(inventory_ledger.delta)" in out.stdout
+
+
+def test_logs_are_text_on_a_terminal_and_json_when_piped(fresh_db: str) -> None:
+    import os
+    import pty
+
+    def stderr_of(env: dict[str, str], tty: bool) -> str:
+        full = {"DATABASE_URL": fresh_db, "PATH": "/usr/bin:/bin", **env}
+        if not tty:
+            return _run(["-v", "kiosk", "list"], fresh_db).stderr
+        leader, follower = pty.openpty()
+        proc = subprocess.run(
+            [sys.executable, "-m", "stockline", "-v", "kiosk", "list"],
+            env=full,
+            stdout=subprocess.DEVNULL,
+            stderr=follower,
+            timeout=120,
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        os.close(leader)
+        assert proc.returncode == 0
+        return b"".join(chunks).decode()
+
+    on_terminal = stderr_of({}, tty=True)
+    assert "INFO    stockline.cli: using database  action=database mode=external" in on_terminal
+    assert "{" not in on_terminal
+    piped = stderr_of({}, tty=False)
+    assert piped.startswith('{"ts": ')
+    forced = stderr_of({"STOCKLINE_LOG_FORMAT": "json"}, tty=True)
+    assert forced.lstrip().startswith('{"ts": ')

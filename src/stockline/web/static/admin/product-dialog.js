@@ -91,7 +91,7 @@ async function loadLedger(reset) {
   try {
     const page = await api("GET", url);
     if (state.openId !== id) return;
-    const rows = (page.items || []).map((e) => el("tr", { dataset: { entry: String(e.id) } },
+    const rows = page.items.map((e) => el("tr", { dataset: { entry: String(e.id) } },
       el("td", { title: when(e.created_at) }, when(e.created_at)),
       el("td", { class: "num delta " + (e.delta > 0 ? "pos" : "neg") }, signed(e.delta)),
       el("td", { class: "num", "data-col": "balance" }, e.balance_after === undefined || e.balance_after === null ? "–" : String(e.balance_after)),
@@ -101,7 +101,7 @@ async function loadLedger(reset) {
     ));
     const body = $("#ledger-body");
     if (reset) body.replaceChildren(...rows); else body.append(...rows);
-    state.ledgerBefore = page.next_before_id || null;
+    state.ledgerBefore = page.next_before_id;
     $("#ledger-more").hidden = !state.ledgerBefore;
     $("#ledger-empty").hidden = body.children.length > 0;
   } catch (err) {
