@@ -212,12 +212,12 @@ def _exit_quietly(signum: int, frame: object) -> None:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     check_port_free(args.host, args.port)
-    if not settings.public_url:
-        log.warning(
-            "STOCKLINE_PUBLIC_URL is not set: low-stock mail carries no link to the portal",
-            extra={"action": "public_url_unset"},
-        )
     with open_database(settings, exclusive="serve") as db:
+        if not settings.public_url:  # said once the server will start, not before a refusal
+            log.warning(
+                "STOCKLINE_PUBLIC_URL is not set: low-stock mail carries no link to the portal",
+                extra={"action": "public_url_unset"},
+            )
         _run_server(db, args.host, args.port, args.workers)
     return 0
 
