@@ -13,7 +13,7 @@ import httpx
 import psycopg
 
 from tests.e2e.alerts_support import wait_until
-from tests.fixtures.server import Shop
+from tests.fixtures.server import Shop, make_shop
 from tests.fixtures.sse import EventCollector
 
 
@@ -150,3 +150,30 @@ def test_a_session_holding_the_counter_row_holds_positions_back_visibly_until_it
         assert "event_positions_held_back" in shop.server.log_text()
     finally:
         holder.close()
+
+
+def test_the_snapshot_numbers_the_committed_events_it_shows(
+    fresh_db: str, server_factory: Any
+) -> None:
+    # the timer is slowed down, so only the snapshot read can number the write below
+    server = server_factory(fresh_db, env={"STOCKLINE_EVENT_POSITION_SECONDS": "10"})
+    shop = make_shop(server)
+    product = shop.create_product(stock=100)["id"]
+    base = _last_id(fresh_db)
+    with psycopg.connect(fresh_db) as writer:  # the service's way, without its numbering call
+        writer.execute("SET stockline.event_positions = 'after_commit'")
+        _write(writer, product)
+        writer.commit()
+    assert _last_id(fresh_db) == base  # committed, not numbered yet
+    with EventCollector(server.url, token=shop.kiosk_token, params={"snapshot": 1}) as s:
+        s.wait_events(1)
+        snap = s.events[0]
+        assert snap.type == "snapshot"
+        # the inventory shows the write, and the position counts its event
+        stock = {row["product_id"]: row["current_stock"] for row in snap.data["inventory"]}
+        assert stock[product] == 99
+        assert snap.id == snap.data["last_event_id"] == base + 1
+        _buy(shop, product)
+        s.wait_events(2)
+        assert s.ids == [base + 1, base + 2]  # the write's event is not sent again
+        assert s.events[1].data["current_stock"] == 98
