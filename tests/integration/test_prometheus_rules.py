@@ -27,7 +27,7 @@ def test_promtool_accepts_the_alert_rules() -> None:
         [str(PROMTOOL), "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "SUCCESS: 7 rules found" in out.stdout
+    assert "SUCCESS: 8 rules found" in out.stdout
 
 
 @needs_promtool
