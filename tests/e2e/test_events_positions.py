@@ -177,3 +177,30 @@ def test_the_snapshot_numbers_the_committed_events_it_shows(
         s.wait_events(2)
         assert s.ids == [base + 1, base + 2]  # the write's event is not sent again
         assert s.events[1].data["current_stock"] == 98
+
+
+def test_a_command_whose_numbering_fails_still_answers_and_the_timer_numbers_it_later(
+    fresh_db: str, server_factory: Any
+) -> None:
+    server = server_factory(fresh_db, env={"STOCKLINE_EVENT_POSITION_SECONDS": "0.2"})
+    shop = make_shop(server)
+    product = shop.create_product(stock=100)["id"]
+    base = _last_id(fresh_db)
+    fn = "stockline_inventory_events_position_v1(integer)"
+    with EventCollector(server.url, token=shop.kiosk_token) as live:
+        live.wait_for(lambda s: bool(s.parser.comments), what="stream open")
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            conn.execute(f"ALTER FUNCTION {fn} RENAME TO broken_position")  # the fault
+            try:
+                with shop.admin() as c:
+                    resp = c.post(
+                        f"/api/inventory/{product}/adjustments",
+                        json={"delta": -3, "reason": "numbering fails"},
+                    )
+                assert resp.status_code == 201, resp.text  # committed, so answered as such
+                assert base + 1 not in live.ids
+            finally:
+                conn.execute("ALTER FUNCTION broken_position(integer) RENAME TO " + fn[:-9])
+        live.wait_for(lambda s: base + 1 in s.ids, what="the adjustment, numbered by the timer")
+        assert live.events[-1].data["current_stock"] == 97
+    assert "event_positions_failed" in server.log_text()

@@ -24,7 +24,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     413: "Content Too Large: request bodies are limited (1 MiB by default)",
     415: "Unsupported Media Type: the body is not of the accepted type",
     422: "Unprocessable Content: the request does not validate",
-    429: "Too Many Requests: too many failed logins from this address",
+    429: "Too Many Requests: too many failed logins from this address, or too many open "
+    "event streams for these credentials",
     503: "Service Unavailable: the database is unreachable; retry after a moment",
 }
 _RETRY_AFTER = {
@@ -69,6 +70,8 @@ def error_codes(method: str, path: str) -> list[int]:
     if path == "/api/auth/login":
         return [400, 401, 413, 422, 429, 503]
     codes = [400, 401, 403, 404, 422, 503]
+    if path == "/api/inventory/events":
+        codes.append(429)  # STOCKLINE_MAX_STREAMS_PER_PRINCIPAL
     if method in _WRITES:
         codes += [409, 413]
     return sorted(codes)

@@ -56,8 +56,17 @@ async def position(conn: psycopg.AsyncConnection[Any], wait_ms: int) -> Position
 
 
 async def number_committed(conn: psycopg.AsyncConnection[Any]) -> None:
-    """Call after a command committed events (outside its transaction)."""
-    run = await position(conn, WAIT_MS)
+    """Call after a command committed events (outside its transaction). Never fails the
+    command: it has committed, and the timer numbers whatever this call could not."""
+    try:
+        run = await position(conn, WAIT_MS)
+    except psycopg.Error as exc:
+        log.warning(
+            "numbering committed events failed; the timer will",
+            extra={"action": "event_positions_failed", "error": type(exc).__name__},
+        )
+        metrics.EVENT_POSITION_TIMEOUTS.inc()
+        return
     if not run.ran:
         held_back(run.waiting)
 

@@ -40,7 +40,6 @@ class EventTokenOut(BaseModel):
             "threshold-breach, threshold-cleared (and snapshot, reset); see docs/events.md",
             "content": {"text/event-stream": {}},
         },
-        429: {"description": "too many streams open with these credentials"},
     },
 )
 async def inventory_events(
