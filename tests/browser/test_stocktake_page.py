@@ -46,8 +46,8 @@ def _scan(page: Page, code: str) -> None:
 def _start_count_of(page: Page, products: list[dict[str, Any]], note: str) -> None:
     for p in products:
         row(page, p["id"]).locator("input[data-select]").check()
-    page.click("[data-nav=stocktake]")
-    page.check("#stocktake-scope-selected")
+    page.click("#bulk-count-stock")  # from the bulk bar: the selection is the scope
+    expect(page.locator("#stocktake-scope-selected")).to_be_checked()
     page.fill("#stocktake-note", note)
     page.click("#stocktake-form button[type=submit]")
     expect(page.locator("#stocktake-sheet")).to_be_visible()

@@ -17,7 +17,10 @@ const state = {
   lines: new Map(), // product_id → line
   rows: new Map(), // product_id → <tr>
   saving: new Map(), // product_id → promise of the last PUT (counts of a line are sent in order)
+  countSelected: false, // came from "Count in a stocktake…" of the products' bulk bar
 };
+
+$("#bulk-count-stock").addEventListener("click", () => { state.countSelected = true; });
 
 export const view = {
   name: "stocktake",
@@ -37,6 +40,8 @@ async function showList() {
   $("#stocktake-scope-selected-label").textContent = "The " + n + " product" + (n === 1 ? "" : "s") + " selected under Products";
   $("#stocktake-scope-selected").disabled = n === 0;
   if (n === 0) $("#stocktake-scope-all").checked = true;
+  if (n > 0 && state.countSelected) $("#stocktake-scope-selected").checked = true;
+  state.countSelected = false;
   try {
     const list = await api("GET", "/api/stocktakes");
     $("#stocktakes-body").replaceChildren(...list.map((s) => el("tr", { dataset: { stocktake: String(s.id) } },
