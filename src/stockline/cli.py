@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import getpass
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -183,7 +185,10 @@ def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="stockline-metrics-")
+        # the workers' metric files; removed at exit (a restart must not add old counts)
+        metrics_dir = tempfile.mkdtemp(prefix="stockline-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
     log.info("serving", extra={"action": "serve", "host": host, "port": port, "workers": workers})
     # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into a normal exit so
     # the embedded database is stopped by open_database's finally block
