@@ -21,6 +21,9 @@ import pytest
 from tests.e2e.alerts_support import STAFF, attempts, buy, one_notification, wait_status, wait_until
 from tests.fixtures.server import Server, Shop, make_shop, start_server
 from tests.fixtures.smtp import SmtpServer
+from tests.fixtures.webhook import WebhookReceiver, webhook_receiver
+
+__all__ = ["webhook_receiver"]
 
 DIGEST = {"enabled": True, "times": ["08:00", "17:30"], "timezone": "Europe/Berlin"}
 
@@ -225,3 +228,33 @@ def test_kill_9_of_the_leader_mid_digest_loses_nothing_and_delivers_once(
             (1, "lease_expired"),
             (2, "sent"),
         ]
+
+
+def test_in_digest_mode_each_alert_is_posted_to_webhooks_at_the_digest_time(
+    digest_shop: Shop, smtp_server: SmtpServer, webhook_receiver: WebhookReceiver
+) -> None:
+    smtp_server.reset()
+    webhook_receiver.reset("503")  # the first POST fails: only the webhooks retry
+    _put_config(
+        digest_shop,
+        notification_webhooks=[{"url": webhook_receiver.url(), "secret": "digest-hook"}],
+    )
+    try:
+        slot = _slot_in(digest_shop.db_url, 2)
+        products = [digest_shop.create_product(stock=2, threshold=1) for _ in range(2)]
+        for p in products:
+            buy(digest_shop, p["id"])
+        notes = [one_notification(digest_shop.db_url, p["id"]) for p in products]
+        assert webhook_receiver.received() == []  # nothing before the digest time
+        for n in notes:
+            wait_status(digest_shop.db_url, n["id"], "sent")
+        posts = webhook_receiver.received()
+        assert min(p.at for p in posts) >= slot.timestamp() - 0.05
+        assert sorted(p.json["id"] for p in posts if p.behaviour == "200") == sorted(
+            n["id"] for n in notes
+        )
+        assert all(p.signed_with("digest-hook") for p in posts)
+        (mail,) = smtp_server.received()  # one digest, not re-sent for the webhook retry
+        assert mail.message_id.startswith("<digest.")
+    finally:
+        _put_config(digest_shop, notification_webhooks=[])
