@@ -18,7 +18,15 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.e2e.alerts_support import STAFF, attempts, buy, one_notification, wait_status, wait_until
+from tests.e2e.alerts_support import (
+    STAFF,
+    attempts,
+    buy,
+    notifications,
+    one_notification,
+    wait_status,
+    wait_until,
+)
 from tests.fixtures.server import Server, Shop, make_shop, start_server
 from tests.fixtures.smtp import SmtpServer
 from tests.fixtures.webhook import WebhookReceiver, webhook_receiver
@@ -131,6 +139,26 @@ def test_a_failed_digest_retries_as_one_unit_with_the_same_message_id(
     for n in notes:
         rows = attempts(digest_shop.db_url, n["id"])
         assert [(r["attempt_no"], r["outcome"]) for r in rows] == [(1, "transient"), (2, "sent")]
+
+
+def test_a_failed_digest_member_requeued_goes_out_alone_in_a_new_digest(
+    digest_shop: Shop, smtp_server: SmtpServer
+) -> None:
+    smtp_server.reset("550")  # refused for good: the whole unit fails
+    _slot_in(digest_shop.db_url, 2)
+    products = [digest_shop.create_product(stock=2, threshold=1) for _ in range(2)]
+    for p in products:
+        buy(digest_shop, p["id"])
+    notes = [one_notification(digest_shop.db_url, p["id"]) for p in products]
+    for n in notes:
+        wait_status(digest_shop.db_url, n["id"], "failed")
+    (refused,) = smtp_server.received()
+    with digest_shop.admin() as c:
+        assert c.post(f"/api/admin/notifications/{notes[0]['id']}/retry").status_code == 200
+    wait_status(digest_shop.db_url, notes[0]["id"], "sent")
+    again = [m for m in smtp_server.accepted() if m.message_id != refused.message_id]
+    assert len(again) == 1 and "1 alert" in again[0].subject  # its own content, own id
+    assert notifications(digest_shop.db_url, products[1]["id"])[0]["status"] == "failed"
 
 
 def test_turning_the_digest_off_sends_what_waited_at_once(
