@@ -329,7 +329,10 @@ def _is_constant_sql(node: ast.expr, constants: dict[str, ast.expr]) -> bool:
     ):
         return True
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        if node.func.attr == "format" and _is_sql_call(node.func.value):
+        receiver = node.func.value
+        if node.func.attr == "format" and (
+            _is_sql_call(receiver) or (isinstance(receiver, ast.Name) and receiver.id in constants)
+        ):
             return all(_is_sql_part(arg) for arg in [*node.args, *(k.value for k in node.keywords)])
         return _is_sql_call(node)
     if isinstance(node, ast.IfExp):  # one of two named queries
@@ -385,13 +388,19 @@ def _sql_offenders(source: str, name: str) -> tuple[list[str], int]:
     """Every execute() whose SQL is not constant; and how many execute() calls there were."""
     tree = ast.parse(source, filename=name)
     offenders = []
+    # module-level sequences of literals or of sql.SQL("literal"): their loop variables
+    # are constant SQL too
     literal_tuples = {
         target.id
         for node in tree.body
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Tuple)
-        for target in node.targets
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        and isinstance(node.value, ast.Tuple | ast.List)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
         if isinstance(target, ast.Name)
-        and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.value.elts)
+        and all(
+            (isinstance(e, ast.Constant) and isinstance(e.value, str)) or _is_sql_call(e)
+            for e in node.value.elts
+        )
     }
     scope_of: dict[ast.AST, ast.AST] = {}
 

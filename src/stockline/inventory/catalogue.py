@@ -127,9 +127,8 @@ async def import_catalogue(
     barcodes = [r.barcode for r in parsed.rows if r.barcode is not None]
     async with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         # a dry run only reads; the real one locks what it will update
-        await cur.execute(
-            _Q["select_products_by_sku" if dry_run else "lock_products_by_sku"], {"skus": skus}
-        )
+        find = _Q["select_products_by_sku"] if dry_run else _Q["lock_products_by_sku"]
+        await cur.execute(find, {"skus": skus})
         existing = await cur.fetchall()
         await cur.execute(_Q["select_barcode_owners"], {"barcodes": barcodes})
         owners = await cur.fetchall()

@@ -138,9 +138,8 @@ async def list_stocktakes(
 async def _require_open(
     conn: psycopg.AsyncConnection[Any], stocktake_id: int, *, exclusive: bool
 ) -> None:
-    cur = await conn.execute(
-        _Q["lock_stocktake" if exclusive else "share_stocktake"], {"stocktake_id": stocktake_id}
-    )
+    lock = _Q["lock_stocktake"] if exclusive else _Q["share_stocktake"]
+    cur = await conn.execute(lock, {"stocktake_id": stocktake_id})
     row = await cur.fetchone()
     if row is None:
         raise NotFound(f"stocktake {stocktake_id} does not exist")

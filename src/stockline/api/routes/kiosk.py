@@ -20,7 +20,9 @@ SaleId = Annotated[int, Path(ge=1, le=ID_MAX)]
 
 
 Key = Annotated[Text, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
-Detail = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+Detail = Annotated[
+    Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=r"\S")
+]
 
 
 class _In(BaseModel):
