@@ -6,10 +6,11 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import httpx
 import psycopg
 from psycopg.rows import dict_row
 
-from tests.fixtures.server import Shop
+from tests.fixtures.server import Server, Shop
 
 T = TypeVar("T")
 STAFF = "staff@shop.example.com"
@@ -82,3 +83,18 @@ def adjust(shop: Shop, product_id: int, delta: int) -> None:
             f"/api/inventory/{product_id}/adjustments", json={"delta": delta, "reason": "test"}
         )
     assert resp.status_code == 201, resp.text
+
+
+def leader_of(servers: dict[str, Server]) -> str:
+    """The name of the instance whose process leads the mail worker (its /healthz says)."""
+
+    def find() -> str | None:
+        for name, server in servers.items():
+            try:
+                if httpx.get(server.url + "/healthz", timeout=2).json()["worker"]["is_leader"]:
+                    return name
+            except httpx.HTTPError:
+                continue
+        return None
+
+    return wait_until(find, what="a leader")

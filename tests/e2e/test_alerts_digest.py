@@ -22,12 +22,13 @@ from tests.e2e.alerts_support import (
     STAFF,
     attempts,
     buy,
+    leader_of,
     notifications,
     one_notification,
     wait_status,
     wait_until,
 )
-from tests.fixtures.server import Server, Shop, make_shop, start_server
+from tests.fixtures.server import Shop, make_shop, start_server
 from tests.fixtures.smtp import SmtpServer
 from tests.fixtures.webhook import WebhookReceiver, webhook_receiver
 
@@ -205,21 +206,6 @@ def test_a_bad_digest_setting_is_a_422_and_changes_nothing(
         )
 
 
-def _leader_of(servers: dict[str, Server]) -> str:
-    import httpx
-
-    def find() -> str | None:
-        for name, s in servers.items():
-            try:
-                if httpx.get(s.url + "/healthz", timeout=2).json()["worker"]["is_leader"]:
-                    return name
-            except httpx.HTTPError:
-                continue
-        return None
-
-    return wait_until(find, what="a leader")
-
-
 def test_kill_9_of_the_leader_mid_digest_loses_nothing_and_delivers_once(
     fresh_db: str, server_factory: Any, smtp_server: SmtpServer
 ) -> None:
@@ -241,7 +227,7 @@ def test_kill_9_of_the_leader_mid_digest_loses_nothing_and_delivers_once(
         buy(shop, p["id"])
     notes = [one_notification(fresh_db, p["id"]) for p in products]
     wait_until(smtp_server.handler.holding.is_set, what="the digest mid-send")
-    leader = _leader_of(servers)
+    leader = leader_of(servers)
     servers[leader].kill()
     smtp_server.release_held()  # too late: the sender is gone, nothing was accepted
 

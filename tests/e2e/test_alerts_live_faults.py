@@ -14,6 +14,7 @@ from tests.e2e.alerts_support import (
     STAFF,
     attempts,
     buy,
+    leader_of,
     notifications,
     one_notification,
     wait_status,
@@ -35,19 +36,6 @@ def _pair(
         name: server_factory(db_url, env={**base, "STOCKLINE_INSTANCE_ID": name})
         for name in ("inst-a", "inst-b")
     }
-
-
-def _leader(servers: dict[str, Server]) -> str:
-    def find() -> str | None:
-        for name, s in servers.items():
-            try:
-                if httpx.get(s.url + "/healthz", timeout=2).json()["worker"]["is_leader"]:
-                    return name
-            except httpx.HTTPError:
-                continue
-        return None
-
-    return wait_until(find, what="a leader")
 
 
 def _webhooks(shop: Shop, receiver: WebhookReceiver) -> None:
@@ -81,7 +69,7 @@ def test_kill_9_of_the_leader_mid_webhook_reposts_the_same_notification(
     buy(shop, product["id"])
     note = one_notification(fresh_db, product["id"])
     wait_until(webhook_receiver.received, what="the POST to arrive")
-    servers[_leader(servers)].kill()
+    servers[leader_of(servers)].kill()
     webhook_receiver.release.set()  # the hung handler ends; its client is gone
 
     wait_status(fresh_db, note["id"], "sent", timeout=30)
@@ -130,11 +118,11 @@ def test_negative_stock_after_a_leader_failover_is_mailed_exactly_once(
     fresh_db: str, server_factory: Any, smtp_server: SmtpServer
 ) -> None:
     servers = _pair(fresh_db, server_factory, smtp_server)
-    leader = _leader(servers)
+    leader = leader_of(servers)
     survivor = "inst-b" if leader == "inst-a" else "inst-a"
     servers[leader].kill()
     shop = make_shop(servers[survivor])
-    wait_until(lambda: _leader({survivor: servers[survivor]}) == survivor, what="a new leader")
+    wait_until(lambda: leader_of({survivor: servers[survivor]}) == survivor, what="a new leader")
     smtp_server.reset()
     product = shop.create_product(stock=1)
     buy(shop, product["id"], 3)
