@@ -179,3 +179,27 @@ def test_openapi_declares_who_may_call_what(shop: Shop) -> None:
             # and it means it: without credentials, 401
             if not public and "{" not in path and method == "get":
                 assert httpx.get(shop.server.url + path).status_code == 401, path
+
+
+def test_alert_setting_and_snooze_refusals_name_their_field_with_a_type(shop: Shop) -> None:
+    # Found: the digest's and webhooks' 422 errors carried no `type` (clients and the fuzz
+    # check read it), and their details had no stable prefix to say which rule refused.
+    p = shop.create_product(stock=5, threshold=1)
+    with shop.admin() as c:
+        digest = c.put(
+            "/api/admin/config",
+            json={"notification_digest": {"enabled": True, "times": ["25:00"], "timezone": "UTC"}},
+        )
+        hooks = c.put(
+            "/api/admin/config", json={"notification_webhooks": [{"url": "ftp://x.example/"}]}
+        )
+        snooze = c.post(f"/api/inventory/{p['id']}/snooze", json={})
+    for resp, prefix in (
+        (digest, "notification_digest: "),
+        (hooks, "notification_webhooks: "),
+        (snooze, "snooze: "),
+    ):
+        assert resp.status_code == 422 and resp.headers["content-type"] == PROBLEM
+        body = resp.json()
+        assert body["detail"].startswith(prefix), body
+        assert all("type" in e and e["loc"] for e in body.get("errors", [])), body
