@@ -97,7 +97,7 @@ def test_a_problem_body_with_surrogates_and_infinities_still_renders() -> None:
     body = _body(response)
     assert response.status_code == 422
     assert body["detail"] == "bad \ufffd detail"
-    assert body["errors"] == [{"loc": ["body", "k\ufffd"], "msg": "x"}]
+    assert body["errors"] == [{"loc": ["body", "k\ufffd"], "msg": "x", "type": "value_error"}]
 
 
 def test_request_body_that_is_not_json_is_a_400() -> None:

@@ -137,9 +137,12 @@ def clean_validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
     cleaned = []
     for err in raw:
         loc = [part if isinstance(part, int) else str(part) for part in err.get("loc", ())]
-        item: dict[str, Any] = {"loc": loc, "msg": str(err.get("msg", ""))}
-        if "type" in err:
-            item["type"] = str(err["type"])
+        # every item has a type, so a client can branch on it (a service's default: value_error)
+        item: dict[str, Any] = {
+            "loc": loc,
+            "msg": str(err.get("msg", "")),
+            "type": str(err.get("type") or "value_error"),
+        }
         value = err.get("input")
         if not is_secret(loc) and echoable(value):
             item["input"] = value

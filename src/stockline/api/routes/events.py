@@ -48,7 +48,7 @@ async def inventory_events(
     last_event_id: Annotated[int | None, Query(ge=0, le=ID_MAX)] = None,
     snapshot: Annotated[bool, Query()] = False,
     token: Annotated[Text | None, Query(max_length=512)] = None,
-    last_event_id_header: Annotated[str | None, Header(alias="last-event-id")] = None,
+    last_event_id_header: Annotated[Text | None, Header(alias="last-event-id")] = None,
 ) -> StreamingResponse:
     after = resume_position(last_event_id_header, last_event_id)
     return EventStreamResponse(await open_stream(request, services, after, snapshot, token))
