@@ -491,7 +491,11 @@
     save();
     for (const id of ids) updateCard(id, false);
     $("#thanks-text").textContent = "Total " + money(cents) + ". Please take your items.";
-    $("#thanks-offline").hidden = !queued;
+    const note = $("#thanks-offline");
+    note.hidden = !queued;
+    note.textContent = state.reachable
+      ? "The sale is sent right after the sales still waiting before it."
+      : "This kiosk is offline: the sale is kept here and sent as soon as the connection returns.";
     $("#thanks").hidden = false;
     $("#thanks-close").focus();
     clearTimeout(state.thanksTimer);
