@@ -35,6 +35,7 @@ def _whole_number(value: object) -> object:
 
 # after the Field, so the bounds still appear in the JSON Schema
 _WHOLE = BeforeValidator(_whole_number)
+WHOLE = _WHOLE  # for routes that declare their own bodies (api/routes/kiosk.py)
 Id = Annotated[int, Field(ge=1, le=ID_MAX), _WHOLE]
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from stockline.api.deps import Admin, AnyPrincipal, Conn
-from stockline.api.schemas import ID_MAX, PRICE_MAX, QTY_MAX, Id, Text, Text200
+from stockline.api.schemas import ID_MAX, PRICE_MAX, QTY_MAX, WHOLE, Id, Text, Text200
 from stockline.errors import Forbidden
 from stockline.inventory import rejected_sales
 
@@ -31,17 +31,17 @@ class _In(BaseModel):
 
 class RejectedLineIn(_In):
     product_id: Id
-    quantity: Annotated[int, Field(ge=1, le=QTY_MAX)]
+    quantity: Annotated[int, Field(ge=1, le=QTY_MAX), WHOLE]
     name: Text200
-    unit_price_cents: Annotated[int, Field(ge=0, le=PRICE_MAX)]
+    unit_price_cents: Annotated[int, Field(ge=0, le=PRICE_MAX), WHOLE]
 
 
 class RejectedSaleIn(_In):
     idempotency_key: Key
     items: Annotated[list[RejectedLineIn], Field(min_length=1, max_length=100)]
-    total_cents: Annotated[int, Field(ge=0, le=PRICE_MAX * 100)]
+    total_cents: Annotated[int, Field(ge=0, le=PRICE_MAX * 100), WHOLE]
     sold_at: Annotated[AwareDatetime, Field(strict=False)]
-    refused_status: Annotated[int, Field(ge=400, le=499)]
+    refused_status: Annotated[int, Field(ge=400, le=499), WHOLE]
     refused_detail: Detail
 
 
