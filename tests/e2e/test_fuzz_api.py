@@ -13,7 +13,6 @@ explicit examples in tests/integration/test_fuzz_regressions.py.
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -37,7 +36,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.fixtures.server import Server, login, make_admin, make_kiosk, start_server
+from tests.e2e.fuzz_support import fuzz_server
+from tests.fixtures.server import Server, login
 
 # Per operation, per credential and mode (25 operations x 2 credentials x 2 modes).
 POSITIVE_EXAMPLES = 40
@@ -118,36 +118,8 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def fuzz_target(module_db: str) -> Iterator[dict[str, Any]]:
-    server = start_server(module_db, workers=2, env={"STOCKLINE_LOGIN_MAX_FAILURES": "1000"})
-    try:
-        email, password = make_admin(module_db)
-        admin_token = login(server, email, password)
-        kiosk_token = make_kiosk(module_db)
-        ids = []
-        with server.client(admin_token) as c:
-            for i in range(5):
-                resp = c.post(
-                    "/api/products",
-                    json={
-                        "sku": f"FUZZ-{i}-{uuid.uuid4().hex[:6]}",
-                        "name": f"fuzz product {i}",
-                        "price_cents": 100 + i,
-                        "low_stock_threshold": 3,
-                        "initial_stock": 10,
-                    },
-                )
-                assert resp.status_code == 201, resp.text
-                ids.append(resp.json()["id"])
-        yield {
-            "ids": ids,
-            "server": server,
-            "email": email,
-            "password": password,
-            "admin": admin_token,
-            "kiosk": kiosk_token,
-        }
-    finally:
-        server.stop()
+    with fuzz_server(module_db, products=5, prefix="FUZZ") as target:
+        yield target
 
 
 def _operations(schema: Any) -> list[Any]:

@@ -24,7 +24,6 @@ import math
 import random
 import re
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -40,7 +39,8 @@ from psycopg import sql
 from schemathesis import GenerationMode
 from schemathesis.core import NotSet
 
-from tests.fixtures.server import Server, login, make_admin, make_kiosk, start_server
+from tests.e2e.fuzz_support import fuzz_server
+from tests.fixtures.server import Server, login, make_admin, make_kiosk
 
 # per operation: one with parameters or a body has parts to spoil; one without only headers
 EXAMPLES_WITH_INPUT = 64
@@ -176,33 +176,8 @@ class DatabaseWatch:
 
 @pytest.fixture(scope="module")
 def target(module_db: str) -> Iterator[dict[str, Any]]:
-    server = start_server(module_db, workers=2, env={"STOCKLINE_LOGIN_MAX_FAILURES": "1000"})
-    try:
-        email, password = make_admin(module_db)
-        admin_token = login(server, email, password)
-        ids = []
-        with server.client(admin_token) as c:
-            for i in range(3):
-                resp = c.post(
-                    "/api/products",
-                    json={
-                        "sku": f"HOSTILE-{i}-{uuid.uuid4().hex[:6]}",
-                        "name": f"hostile product {i}",
-                        "price_cents": 100 + i,
-                        "low_stock_threshold": 3,
-                        "initial_stock": 10,
-                    },
-                )
-                assert resp.status_code == 201, resp.text
-                ids.append(resp.json()["id"])
-        yield {
-            "server": server,
-            "ids": ids,
-            "admin": admin_token,
-            "kiosk": make_kiosk(module_db),
-        }
-    finally:
-        server.stop()
+    with fuzz_server(module_db, products=3, prefix="HOSTILE") as found:
+        yield found
 
 
 # ---------------------------------------------------------------- building requests
