@@ -165,12 +165,13 @@ def test_parallel_writers_and_positioners_give_a_dense_order_a_paging_reader_nev
             errors.append(exc)
 
     seen: list[int] = []
+    written_all = threading.Event()
 
     def reader() -> None:
         # what the feed does: page by position, never look back
         with psycopg.connect(fresh_db, autocommit=True) as conn:
             cursor = base
-            while not stop.is_set() or cursor < _last_id(fresh_db):
+            while not written_all.is_set() or cursor < _last_id(fresh_db):
                 rows = conn.execute(
                     "SELECT id FROM inventory_events WHERE id > %s ORDER BY id LIMIT 500",
                     (cursor,),
@@ -192,6 +193,7 @@ def test_parallel_writers_and_positioners_give_a_dense_order_a_paging_reader_nev
         t.join(30)
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         _position(conn)
+    written_all.set()  # the reader stops once it has read up to the last position
     threads[-1].join(30)
     assert not errors
     total = sum(written)
@@ -209,3 +211,97 @@ def test_parallel_writers_and_positioners_give_a_dense_order_a_paging_reader_nev
             (base,),
         ).fetchall()
     assert split == []
+
+
+def _call_purchase(conn: psycopg.Connection[Any], product_id: int, wait_ms: int = 2000) -> Any:
+    row = conn.execute(
+        "CALL stockline_transactions_purchase_v2('kiosk:t', %s, '\\x00'::bytea, NULL,"
+        " %s, ARRAY[1], %s)",
+        (f"k{random.getrandbits(60)}", [product_id], wait_ms),
+    ).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def test_a_lone_purchase_numbers_its_events_before_it_answers(fresh_db: str) -> None:
+    p = _product(fresh_db)
+    base = _last_id(fresh_db)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(DEFERRED)
+        result = _call_purchase(conn, p)
+    assert result["outcome"] == "created" and result["numbered"] is True
+    assert _positions_of(fresh_db, p, base) == [base + 1]
+
+
+def test_a_purchase_never_waits_on_a_held_counter_row_inside_its_transaction(
+    fresh_db: str,
+) -> None:
+    a, b = _product(fresh_db), _product(fresh_db)
+    base = _last_id(fresh_db)
+    holder = psycopg.connect(fresh_db)  # decision-0001 writer holding the counter row
+    try:
+        _sell(holder, a)
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            conn.execute(DEFERRED)
+            started = time.monotonic()
+            result = _call_purchase(conn, b, wait_ms=300)
+            assert time.monotonic() - started < 5
+        assert result["outcome"] == "created" and result["numbered"] is False
+        assert _positions_of(fresh_db, b, base) == [None]  # committed, waiting
+        holder.commit()
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            _position(conn)
+        assert _positions_of(fresh_db, a, base) == [base + 1]
+        assert _positions_of(fresh_db, b, base) == [base + 2]
+    finally:
+        holder.close()
+
+
+def test_parallel_purchases_numbering_inline_or_after_commit_stay_dense_and_ordered(
+    fresh_db: str,
+) -> None:
+    products = [_product(fresh_db, 100_000) for _ in range(6)]
+    base = _last_id(fresh_db)
+    stop = threading.Event()
+    bought = [0] * len(products)
+    errors: list[BaseException] = []
+    seen: list[int] = []
+
+    def buyer(n: int) -> None:
+        try:
+            with psycopg.connect(fresh_db, autocommit=True) as conn:
+                conn.execute(DEFERRED)
+                while not stop.is_set():
+                    assert _call_purchase(conn, products[n])["outcome"] == "created"
+                    bought[n] += 1
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def reader() -> None:
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            cursor = base
+            while not bought_all.is_set() or cursor < _last_id(fresh_db):
+                rows = conn.execute(
+                    "SELECT id FROM inventory_events WHERE id > %s ORDER BY id LIMIT 500",
+                    (cursor,),
+                ).fetchall()
+                for (i,) in rows:
+                    seen.append(i)
+                    cursor = i
+
+    bought_all = threading.Event()
+    threads = [threading.Thread(target=buyer, args=(n,)) for n in range(len(products))]
+    threads.append(threading.Thread(target=reader))
+    for t in threads:
+        t.start()
+    time.sleep(3)
+    stop.set()
+    for t in threads[:-1]:
+        t.join(30)
+    bought_all.set()  # the reader stops once it has read up to the last position
+    threads[-1].join(30)
+    assert not errors
+    total = sum(bought)
+    assert total > 50
+    assert _last_id(fresh_db) == base + total  # every purchase numbered before it answered
+    assert seen == list(range(base + 1, base + total + 1))
