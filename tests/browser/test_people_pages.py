@@ -111,7 +111,10 @@ def test_new_kiosk_token_is_shown_once_with_a_qr_code_and_revoking_locks_it_out(
     expect(qr).to_have_attribute("aria-label", re.compile("Front door"))
     assert (qr.locator("path").get_attribute("d") or "").count("h1v1h-1z") > 200
     page.click("#token-dialog button.btn-primary[data-close]")
-    # closed: the token is gone from the page, and the list never shows it
+    # closed (the close event runs as a task of its own): the token is gone from the
+    # page, and the list never shows it
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#token-value")).to_have_value("")
     assert token not in page.content()
     row = page.locator("#kiosks-body tr", has_text="Front door")
     expect(row.locator("[data-col=state]")).to_have_text("Active")

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import pytest
 
 from stockline.tasks import TaskOwner
+
+T = TypeVar("T")
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    # a loop of its own on a thread of its own: Playwright's sync API, used earlier in
+    # the same session, can leave a running loop on the main thread
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 async def _forever() -> None:
@@ -40,7 +52,7 @@ def test_tasks_run_under_their_names_and_stop_cleanly() -> None:
         assert task.get_name() == "listener"
         return names, survivors, owner.names
 
-    names, survivors, after = asyncio.run(main())
+    names, survivors, after = _run(main())
     assert names == ["listener", "feed"] and survivors == [] and after == []
 
 
@@ -59,7 +71,7 @@ def test_a_task_that_dies_is_logged_with_its_name(caplog: pytest.LogCaptureFixtu
         await owner.stop(grace_seconds=1)
 
     with caplog.at_level(logging.ERROR, logger="stockline.tasks"):
-        asyncio.run(main())
+        _run(main())
     assert sorted(_deaths(caplog)) == [("config-refresh", None), ("worker", "ConnectionError")]
 
 
@@ -81,7 +93,7 @@ def test_a_loop_that_ends_during_the_shutdown_is_no_death(
         await owner.stop(grace_seconds=1)
 
     with caplog.at_level(logging.ERROR, logger="stockline.tasks"):
-        asyncio.run(main())
+        _run(main())
     assert _deaths(caplog) == []
 
 
@@ -101,7 +113,7 @@ def test_stop_is_bounded_and_names_a_task_that_ignores_cancellation(
         return survivors, took
 
     with caplog.at_level(logging.ERROR, logger="stockline.tasks"):
-        survivors, took = asyncio.run(main())
+        survivors, took = _run(main())
     assert survivors == ["events-feed"]
     assert took < 2
     assert any(vars(r).get("action") == "tasks_survived" for r in caplog.records)
@@ -115,4 +127,4 @@ def test_two_tasks_cannot_share_a_name() -> None:
             owner.start("worker", _forever)
         await owner.stop(grace_seconds=1)
 
-    asyncio.run(main())
+    _run(main())

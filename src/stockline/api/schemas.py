@@ -63,18 +63,33 @@ Text = Annotated[
 ]
 # After a validator, one StringConstraints checks the length before it strips (so " "
 # passed min_length=1 and reached a CHECK as ""): strip first, in a constraint of its own.
+# The schema says "not blank" (`\S`) too: a constraint after a validator leaves the schema,
+# and a generator of valid requests must not send what the strip turns into "".
+_NOT_BLANK = Field(json_schema_extra={"pattern": r"\S"})
 Text200 = Annotated[
-    Text, StringConstraints(strip_whitespace=True), StringConstraints(min_length=1, max_length=200)
+    Text,
+    StringConstraints(strip_whitespace=True),
+    StringConstraints(min_length=1, max_length=200),
+    _NOT_BLANK,
 ]
 Sku = Annotated[
-    Text, StringConstraints(strip_whitespace=True), StringConstraints(min_length=1, max_length=64)
+    Text,
+    StringConstraints(strip_whitespace=True),
+    StringConstraints(min_length=1, max_length=64),
+    _NOT_BLANK,
 ]
 Reason = Annotated[
-    Text, StringConstraints(strip_whitespace=True), StringConstraints(min_length=1, max_length=500)
+    Text,
+    StringConstraints(strip_whitespace=True),
+    StringConstraints(min_length=1, max_length=500),
+    _NOT_BLANK,
 ]
 Threshold = Annotated[int, Field(ge=0, le=DELTA_MAX), _WHOLE]
 Category = Annotated[
-    Text, StringConstraints(strip_whitespace=True), StringConstraints(min_length=1, max_length=100)
+    Text,
+    StringConstraints(strip_whitespace=True),
+    StringConstraints(min_length=1, max_length=100),
+    _NOT_BLANK,
 ]
 # what a scanner types: printable ASCII without spaces (EAN/UPC digits, Code 128, SKUs)
 _BARCODE = r"^[!-~]+$"
@@ -532,7 +547,10 @@ ProductSort = Literal[
     "-created_at",
 ]
 SearchText = Annotated[
-    Text, StringConstraints(strip_whitespace=True), StringConstraints(min_length=1, max_length=100)
+    Text,
+    StringConstraints(strip_whitespace=True),
+    StringConstraints(min_length=1, max_length=100),
+    _NOT_BLANK,
 ]
 BulkIds = Annotated[list[Id], Field(min_length=1, max_length=1000)]
 
