@@ -122,12 +122,18 @@ def fuzz_target(module_db: str) -> Iterator[dict[str, Any]]:
         yield target
 
 
+# the fuzz run's own credentials live here; disabling them ends the run, not a bug
+PRINCIPALS = {"/api/admin/admins/{admin_id}", "/api/admin/kiosks/{kiosk_id}"}
+
+
 def _operations(schema: Any) -> list[Any]:
     ops = []
     for result in schema.get_all_operations():
         op = result.ok()
         if op.path in STREAMING:
             continue
+        if op.method.upper() == "PATCH" and op.path in PRINCIPALS:
+            continue  # would disable the fuzz run's own admin or kiosk (tested in test_people_api)
         ops.append(op)
     return ops
 
