@@ -66,6 +66,7 @@ async def read_state(pool: Pool, *, wait_ms: int = 2000) -> StateSnapshot:
     async with pool.connection() as conn, conn.transaction():
         await conn.execute(_Q["set_lock_timeout"], {"ms": wait_ms})
         await conn.execute(_Q["lock_event_state"])
+        await conn.execute(_Q["set_numbering_plan"])
         async with conn.cursor(row_factory=tuple_row) as cur:
             await cur.execute(_Q["select_positioned_state"])
             row = await cur.fetchone()

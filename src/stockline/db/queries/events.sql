@@ -28,17 +28,26 @@ SELECT 1 FROM inventory_event_counter
  WHERE pg_advisory_xact_lock(stockline_inventory_events_lock_key()) IS NOT NULL
    FOR NO KEY UPDATE;
 
+-- name: set_numbering_plan
+-- for select_positioned_state, as stockline_inventory_events_number_locked does (migration
+-- 0019): a bitmap scan of the work list never marks numbered rows' entries dead, and a
+-- hash join by row address reads the whole table
+SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_hashjoin', 'off', true),
+       set_config('enable_mergejoin', 'off', true);
+
 -- name: select_positioned_state
 -- after lock_event_state, one statement, so one snapshot: number what it sees committed,
 -- then read every product's snapshot. The inventory then reflects exactly the events up
 -- to the position returned (the `snapshot` and `reset` events)
+-- (run after set_numbering_plan: rows by address, the work list by a plain index scan)
 WITH todo AS (
-    SELECT seq, row_number() OVER (ORDER BY tx, seq) AS n FROM inventory_events WHERE id IS NULL
+    SELECT ctid AS row_address, row_number() OVER (ORDER BY tx, seq) AS n
+      FROM inventory_events WHERE id IS NULL
 ), base AS (
     SELECT last_id, pruned_through FROM inventory_event_counter
 ), numbered AS (
     UPDATE inventory_events e SET id = base.last_id + todo.n
-      FROM todo, base WHERE e.seq = todo.seq
+      FROM todo, base WHERE e.ctid = todo.row_address
     RETURNING e.id
 ), moved AS (
     UPDATE inventory_event_counter c SET last_id = c.last_id + (SELECT count(*) FROM numbered)
