@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
 
 from stockline import alerts
 from stockline.api import problems
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, *, exit_when_stuck: bool = Fals
         services = build_services(settings)
         app.state.services = services
         tasks = TaskOwner()
+        started = False
         try:
             await start(services, tasks)
             log.info(
@@ -154,8 +156,12 @@ def create_app(settings: Settings | None = None, *, exit_when_stuck: bool = Fals
                     "host": settings.hostname,
                 },
             )
+            started = True
             yield {}
         finally:
+            # a failed start-up ends the worker with uvicorn's STARTUP_FAILURE, so that
+            # `serve --workers N` stops instead of restarting it (stockline.supervisor)
+            code = 1 if started else STARTUP_FAILURE
             disarm = None
             if exit_when_stuck:
                 disarm = exit_unless_done(
@@ -165,6 +171,7 @@ def create_app(settings: Settings | None = None, *, exit_when_stuck: bool = Fals
                         f"(still running: {', '.join(tasks.names) or 'no background task'}); "
                         "exiting"
                     ),
+                    code,
                 )
             survivors = await stop(services, tasks)
             log.info(
@@ -175,7 +182,8 @@ def create_app(settings: Settings | None = None, *, exit_when_stuck: bool = Fals
                 if survivors:
                     exit_process(
                         "stockline: background tasks ignored their cancellation "
-                        f"({', '.join(survivors)}); exiting"
+                        f"({', '.join(survivors)}); exiting",
+                        code,
                     )
                 disarm()
 

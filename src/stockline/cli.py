@@ -195,20 +195,32 @@ def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
     signal.signal(signal.SIGTERM, _exit_quietly)
     # the workers read it when they build their protocol (api/http_protocol.py)
     os.environ["STOCKLINE_HEADER_TIMEOUT_SECONDS"] = str(settings.header_timeout_seconds)
-    uvicorn.run(
-        "stockline.app:served_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        timeout_graceful_shutdown=3,
-        access_log=False,
-        limit_concurrency=settings.limit_concurrency,
-        http="stockline.api.http_protocol:HeaderDeadlineProtocol",
-    )
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_config": None,
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        "timeout_graceful_shutdown": 3,
+        "access_log": False,
+        "limit_concurrency": settings.limit_concurrency,
+        "http": "stockline.api.http_protocol:HeaderDeadlineProtocol",
+    }
+    if workers == 1:
+        uvicorn.run("stockline.app:served_app", **options)
+        return
+    # several workers: uvicorn's supervisor would exit 0 after a worker failed to start
+    # (or restart it for ever); ours ends serve non-zero with one line (SPEC 7.1)
+    from stockline.supervisor import Supervisor
+
+    config = uvicorn.Config("stockline.app:served_app", **options)
+    supervisor = Supervisor(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    if supervisor.failure is not None:
+        print(supervisor.failure, file=sys.stderr, flush=True)
+        raise SystemExit(1)
 
 
 def _exit_quietly(signum: int, frame: object) -> None:

@@ -87,19 +87,20 @@ class TaskOwner:
         return survivors
 
 
-def exit_process(line: str) -> None:
-    """One line on stderr, then exit 1 at once: no cleanup that could hang again."""
+def exit_process(line: str, code: int = 1) -> None:
+    """One line on stderr, then exit at once (1 unless told): no cleanup that could hang
+    again."""
     with contextlib.suppress(Exception):
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
-    os._exit(1)
+    os._exit(code)
 
 
-def exit_unless_done(seconds: float, line: Callable[[], str]) -> Callable[[], None]:
+def exit_unless_done(seconds: float, line: Callable[[], str], code: int = 1) -> Callable[[], None]:
     """Arm a watchdog thread that calls `exit_process(line())` after `seconds` unless the
     returned disarm function is called first. A thread, not a task: it fires even when
     the event loop is stuck or a task ignores every cancellation."""
-    timer = threading.Timer(seconds, lambda: exit_process(line()))
+    timer = threading.Timer(seconds, lambda: exit_process(line(), code))
     timer.daemon = True
     timer.name = "stockline-shutdown-watchdog"
     timer.start()

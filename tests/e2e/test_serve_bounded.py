@@ -130,3 +130,96 @@ def test_a_port_in_use_ends_serve_at_once_with_one_line(fresh_db: str, tmp_path:
     assert code != 0 and took < 10, took
     lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
     assert len(lines) == 1 and "already in use" in lines[0], lines
+
+
+# `serve --workers N` runs the app in spawned worker processes, which do not inherit a
+# patch made in the parent: the fault enters every process through sitecustomize (only
+# workers run the app, so only they meet it)
+_WORKER_FAULTS = textwrap.dedent(
+    """
+    import asyncio, os
+    fault = os.environ.get("STOCKLINE_TEST_FAULT", "")
+    if fault:
+        import stockline.app
+
+        async def swallows_cancellation(services):
+            while True:
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    pass
+
+        if "stuck" in fault:
+            stockline.app._housekeeping = swallows_cancellation
+        if "fail-start" in fault:
+            started = stockline.app.start
+
+            async def start(services, tasks):
+                await started(services, tasks)
+                raise RuntimeError("injected start-up failure")
+
+            stockline.app.start = start
+    """
+)
+
+
+def _serve_workers(
+    db_url: str, port: int, tmp_path: Path, fault: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    (tmp_path / "sitecustomize.py").write_text(_WORKER_FAULTS)
+    log = tmp_path / f"serve-{port}.log"
+    env = {
+        **os.environ,
+        **FAST_ENV,
+        "DATABASE_URL": db_url,
+        "STOCKLINE_LOG_FORMAT": "json",
+        "STOCKLINE_TEST_FAULT": fault,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "stockline", "serve", "--port", str(port), "--workers", "2"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    return process, log
+
+
+@pytest.mark.parametrize("fault", ["fail-start", "fail-start,stuck"])
+def test_a_worker_that_fails_to_start_ends_serve_with_workers_non_zero_within_10_s(
+    fresh_db: str, tmp_path: Path, fault: str
+) -> None:
+    """uvicorn's supervisor exited 0 after a worker's failed start-up, and restarted for
+    ever a worker whose shutdown watchdog ended it (exit 1): a unit that looks alive."""
+    process, log = _serve_workers(fresh_db, free_port(), tmp_path, fault)
+    code, took = _wait_exit(process, 60)
+    ended = datetime.now(UTC)
+    text = log.read_text(errors="replace")
+    assert code != 0, text[-3000:]
+    failed = _time_of(log, "injected start-up failure")
+    assert (ended - failed).total_seconds() < 10, (failed, ended, took, text[-3000:])
+    assert "failed to start" in _last_line(log), text[-3000:]
+    assert text.count("injected start-up failure") <= 2 * 2, "a failed worker was restarted"
+
+
+@pytest.mark.parametrize("fault", ["", "stuck"])
+def test_sigterm_ends_serve_with_workers_bounded_and_non_zero_only_when_a_worker_was_stuck(
+    fresh_db: str, tmp_path: Path, fault: str
+) -> None:
+    port = free_port()
+    process, log = _serve_workers(fresh_db, port, tmp_path, fault)
+    _wait_healthy(port, process, log)
+    process.send_signal(signal.SIGTERM)
+    code, took = _wait_exit(process, 40)
+    text = log.read_text(errors="replace")
+    if not fault:
+        assert code == 0, text[-3000:]
+        assert took < 10, took
+        return
+    assert code != 0, text[-3000:]
+    assert took < 20, took
+    assert "ignored their cancellation (housekeeping)" in text
+    assert "did not stop cleanly" in _last_line(log), text[-3000:]
