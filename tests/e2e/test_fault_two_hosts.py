@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import collections
 import re
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
+from stockline.alerts.leader import WORKER_LOCK_KEY
 from tests.e2e.alerts_support import STAFF, one_notification, wait_status, wait_until
 from tests.e2e.fault_support import (
     PurchaseLoad,
@@ -278,3 +283,80 @@ def test_the_leading_host_vanishing_without_a_fin_hands_over_within_10s_and_mail
     assert arrivals[note_before["message_id"]] == 1
     assert arrivals[note_after["message_id"]] == 1
     assert all(n == 1 for n in arrivals.values()), arrivals
+
+
+# On the leader's host: open the lock session exactly as the leader does (its TCP
+# settings, its server-side SETs), take the worker lock, then keep the server sending: a
+# large result read slowly, so the backend is always mid-send (wait_event ClientWrite).
+_MID_SEND_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    import psycopg
+    from stockline.alerts.leader import LOCK_SESSION_TCP, WORKER_LOCK_KEY, _SERVER_KEEPALIVES
+    from stockline.db.pool import KEEPALIVES
+
+    conn = psycopg.connect(sys.argv[1], autocommit=True, **{**KEEPALIVES, **LOCK_SESSION_TCP})
+    for statement in _SERVER_KEEPALIVES:
+        conn.execute(statement)
+    conn.execute("SELECT pg_advisory_lock(%s)", (WORKER_LOCK_KEY,))
+    print(conn.info.backend_pid, flush=True)
+    pg = conn.pgconn
+    pg.send_query(b"SELECT repeat('x', 10000) FROM generate_series(1, 10000000)")
+    pg.set_single_row_mode()
+    while True:  # far slower than the server produces: its send buffer stays full
+        pg.consume_input()
+        while not pg.is_busy():
+            if pg.get_result() is None:
+                break
+        time.sleep(0.05)
+    """
+)
+
+
+def test_a_lock_session_cut_off_in_mid_send_frees_the_worker_lock_within_10s(
+    network: HostNetwork, own_postgres: RestartablePostgres
+) -> None:
+    """Keepalives never start while sent data waits for its acknowledgement: a lock
+    session whose server side was sending at the cut would be retransmitted for about
+    15 minutes before PostgreSQL let go of the lock. tcp_user_timeout (5 s, on the
+    server's end of the session) bounds it."""
+    pg = own_postgres
+    host = network.add_host("a")
+    pg.listen_on([host.gateway], network.cidr)
+    holder = subprocess.Popen(
+        [*host.prefix(), sys.executable, "-c", _MID_SEND_HOLDER, pg.tcp_url(host.gateway)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # its own end times out too, after the cut
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        backend = int(holder.stdout.readline())
+
+        def sending() -> bool:
+            with psycopg.connect(pg.url) as conn:
+                row = conn.execute(
+                    "SELECT wait_event FROM pg_stat_activity WHERE pid = %s", (backend,)
+                ).fetchone()
+            return bool(row and row[0] == "ClientWrite")
+
+        wait_until(sending, timeout=20, what="the lock session's backend to be mid-send")
+        host.link_down()
+        cut_at = time.monotonic()
+
+        def lock_free() -> bool:
+            with psycopg.connect(pg.url) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND ((classid::bigint << 32) | objid::bigint) = %s",
+                    (WORKER_LOCK_KEY,),
+                ).fetchone()
+            return bool(row and row[0] == 0)
+
+        wait_until(lock_free, timeout=60, what="the worker lock to be freed")
+        took = time.monotonic() - cut_at
+        print(f"lock freed {took:.2f}s after a cut in mid-send")
+        assert took <= VANISHED_FAILOVER_LIMIT, f"the lock was freed after {took:.1f}s"
+    finally:
+        holder.kill()
+        holder.wait(10)
