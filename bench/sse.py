@@ -44,6 +44,8 @@ from tests.fixtures.server import free_port, make_shop, start_server  # noqa: E4
 from stockline.db.migrate import migrate  # noqa: E402
 
 CLK = os.sysconf("SC_CLK_TCK")
+# pause after every 200 connections opened (--ramp-ms)
+RAMP_SECONDS = 0.05
 
 
 # ------------------------------------------------------------------ process accounting
@@ -165,7 +167,7 @@ async def _run_case(
             )
         )
         if len(tasks) % 200 == 0:
-            await asyncio.sleep(0.05)  # do not overflow the listen backlog
+            await asyncio.sleep(RAMP_SECONDS)  # do not overflow the listen backlog
     deadline = time.monotonic() + 60
     while sum(s.opened for s in subs) < n and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
@@ -407,11 +409,16 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=50, help="subscribers timing each event")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--idle", type=int, default=0, help="idle subscribers for memory")
+    parser.add_argument(
+        "--ramp-ms", type=float, default=50, help="pause after every 200 connections opened"
+    )
     parser.add_argument("--replay", type=int, default=20000, help="events for replay speed")
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--note", default="", help="what else ran on the machine")
     parser.add_argument("--json", type=Path, help="write all results here")
     args = parser.parse_args()
+    global RAMP_SECONDS
+    RAMP_SECONDS = args.ramp_ms / 1000
     try:
         import uvloop
 
