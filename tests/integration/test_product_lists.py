@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import httpx
+import psycopg
 
 from tests.fixtures.db import balance, fingerprint, scalar
 from tests.fixtures.server import Shop
@@ -52,6 +53,38 @@ def test_skus_sort_naturally_both_ways(shop: Shop) -> None:
         down = _skus(c.get("/api/products", params={"q": t, "sort": "-sku"}))
     assert up == [f"bulk-{t}-1", f"BULK-{t}-2", f"BULK-{t}-02b", f"BULK-{t}-10"]
     assert down == up[::-1]
+
+
+def test_the_sort_key_follows_a_renamed_sku_and_a_sale_and_is_never_set_by_hand(shop: Shop) -> None:
+    # migration 0020: the key is kept by a trigger, no longer a generated column, so that
+    # a stock change (an UPDATE of the product row) no longer recomputes it
+    t = _tag()
+    with shop.admin() as c:
+        _import(c, [f"BULK-{t}-10,a,1,,,,5", f"BULK-{t}-9,b,1,,,,5"])
+        assert _skus(c.get("/api/products", params={"q": t, "sort": "sku"})) == [
+            f"BULK-{t}-9",
+            f"BULK-{t}-10",
+        ]
+        ten = next(
+            p for p in c.get("/api/products", params={"q": t}).json() if p["sku"].endswith("-10")
+        )
+        # the API keeps SKUs; an operator renames one in psql
+        with psycopg.connect(shop.db_url) as conn:
+            conn.execute("UPDATE products SET sku = %s WHERE id = %s", (f"BULK-{t}-1", ten["id"]))
+        assert _skus(c.get("/api/products", params={"q": t, "sort": "sku"})) == [
+            f"BULK-{t}-1",
+            f"BULK-{t}-9",
+        ]
+    with shop.kiosk() as k:
+        resp = k.post("/api/purchases", json={"items": [{"product_id": ten["id"], "quantity": 1}]})
+        assert resp.status_code == 201, resp.text
+    with psycopg.connect(shop.db_url) as conn:
+        conn.execute("UPDATE products SET sku_sort_key = 'zzz' WHERE id = %s", (ten["id"],))
+    assert scalar(
+        shop.db_url,
+        "SELECT sku_sort_key = stockline_natural_sort_key(sku) FROM products WHERE id = %s",
+        ten["id"],
+    )
 
 
 def test_other_columns_sort_and_filters_narrow_the_list(shop: Shop) -> None:
