@@ -161,11 +161,14 @@ def raw_script(ids: list[int], *, notify: bool) -> str:
 def service_script(ids: list[int], design: str) -> str:
     """The service's own statement with pgbench variables for its parameters.
 
-    design "c": what the service runs now (CALL …_purchase_v2: commit, then number the
-    events; run with stockline.event_positions = after_commit). "a": decision 0001's
-    statement (…_purchase_v1, ids drawn under the counter row). "b": the writer side of
-    the xid-horizon design: events without a lock, one NOTIFY per transaction (its
-    reader side, delivery below pg_snapshot_xmin, costs writers nothing)."""
+    design "c": what the service runs now (decision 0003): the purchase statement, which
+    commits, then a numbering call, run with stockline.event_positions = after_commit.
+    The service shares one numbering round among the purchases of a process that
+    committed meanwhile; here every purchase numbers its own (the most numbering work
+    the database can be asked for). "a": decision 0001's statement (ids drawn under the
+    counter row). "b": the writer side of the xid-horizon design: events without a lock,
+    one NOTIFY per transaction (its reader side, delivery below pg_snapshot_xmin, costs
+    writers nothing)."""
     mapping = {
         "scope": "'kiosk:bench'",
         "key": "(:client_id || '-' || random()::text)",
@@ -175,13 +178,14 @@ def service_script(ids: list[int], design: str) -> str:
         "quantities": "ARRAY[1,1,1]",
         "wait_ms": "1000",
     }
-    q = load("inventory")["insert_purchase"]
-    if design != "c":
-        q = (
-            "SELECT stockline_transactions_purchase_v1(%(scope)s, %(key)s, %(hash)s,"
-            " %(kiosk_id)s, %(product_ids)s::bigint[], %(quantities)s::int[])"
-        )
-    statement = " ".join(re.sub(r"%\((\w+)\)s", lambda m: mapping[m.group(1)], q).split())
+
+    def sql(q: str) -> str:
+        return " ".join(re.sub(r"%\((\w+)\)s", lambda m: mapping[m.group(1)], q).split())
+
+    statement = sql(load("inventory")["insert_purchase"])
+    if design == "c":
+        numbering = sql(load("events")["update_event_positions"])
+        return "\n".join([*_lines(ids), statement + ";", numbering + ";"])
     if design == "b":
         return "\n".join(
             [*_lines(ids), "BEGIN;", statement + ";", "SELECT pg_notify('bench_b', '');", "COMMIT;"]

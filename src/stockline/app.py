@@ -16,6 +16,7 @@ from stockline.api import problems
 from stockline.api.deps import Services
 from stockline.api.event_stream import EventStreamFastPath
 from stockline.api.middleware import BodyLimit, Observe
+from stockline.api.purchasing import PurchaseFastPath
 from stockline.api.routes import (
     admin,
     catalogue,
@@ -217,6 +218,8 @@ def create_app(settings: Settings | None = None, *, exit_when_stuck: bool = Fals
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
 
+    # innermost of ours: plainly valid purchases skip FastAPI's routing (api/purchasing.py)
+    app.add_middleware(PurchaseFastPath)
     # the last added is the outermost: Observe wraps BodyLimit, so a 413 refused before
     # the app is reached still carries the security headers and is counted
     app.add_middleware(

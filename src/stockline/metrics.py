@@ -27,6 +27,10 @@ from stockline import __version__
 REQUESTS = Counter("stockline_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("stockline_http_request_seconds", "HTTP request latency", ["route"])
 PURCHASES = Counter("stockline_purchases_total", "Purchases recorded")
+PURCHASE_FAST_PATH = Counter(
+    "stockline_purchase_fast_path_total",
+    "POST /api/purchases requests answered before FastAPI's routing (api/purchasing.py)",
+)
 SSE_SUBSCRIBERS = Gauge(
     "stockline_sse_subscribers", "Open SSE streams", multiprocess_mode="livesum"
 )

@@ -13,6 +13,7 @@ import httpx
 import psycopg
 
 from tests.e2e.alerts_support import wait_until
+from tests.fixtures.db import unpositioned
 from tests.fixtures.server import Shop, make_shop
 from tests.fixtures.sse import EventCollector
 
@@ -178,13 +179,6 @@ def test_the_snapshot_numbers_the_committed_events_it_shows(
         assert s.events[1].data["current_stock"] == 98
 
 
-def _unpositioned(db_url: str) -> int:
-    with psycopg.connect(db_url) as conn:
-        row = conn.execute("SELECT count(*) FROM inventory_events WHERE id IS NULL").fetchone()
-    assert row is not None
-    return int(row[0])
-
-
 def test_commands_whose_numbering_fails_still_answer_and_the_timer_numbers_them_later(
     fresh_db: str, server_factory: Any
 ) -> None:
@@ -192,7 +186,7 @@ def test_commands_whose_numbering_fails_still_answer_and_the_timer_numbers_them_
     shop = make_shop(server)
     product = shop.create_product(stock=100)["id"]
     deadline = time.monotonic() + 15
-    while _unpositioned(fresh_db) and time.monotonic() < deadline:  # the product's own
+    while unpositioned(fresh_db) and time.monotonic() < deadline:  # the product's own
         time.sleep(0.02)
     base = _last_id(fresh_db)
     fn = "stockline_inventory_events_position_v1(integer)"
@@ -208,7 +202,7 @@ def test_commands_whose_numbering_fails_still_answer_and_the_timer_numbers_them_
                     )
                 assert resp.status_code == 201, resp.text  # committed, so answered as such
                 # committed but not numbered (the timer fails the same way meanwhile)
-                assert _unpositioned(fresh_db) >= 1
+                assert unpositioned(fresh_db) >= 1
                 # the purchase still answers: its numbering fails too, or, when it gets the
                 # positioner lock, it numbers every committed event inline (migration 0018)
                 _buy(shop, product)

@@ -103,5 +103,13 @@ async def require_kiosk_or_admin(
     return principal
 
 
+async def get_principal_briefly(request: Request, services: ServicesDep) -> Principal:
+    """get_principal on a connection given back at once, for a handler that takes its own
+    and must not hold two (api/purchasing.py)."""
+    async with services.pool.connection() as conn:
+        return await get_principal(request, conn)
+
+
 Admin = Annotated[Principal, Depends(require_admin)]
 AnyPrincipal = Annotated[Principal, Depends(require_kiosk_or_admin)]
+PrincipalBriefly = Annotated[Principal, Depends(get_principal_briefly)]

@@ -6,15 +6,25 @@ The service's connections write events without a position (`stockline.event_posi
 event in one short transaction, under an advisory lock that one process holds at a time,
 and rings NOTIFY once for the batch. It runs
 
-- right after each command that wrote events (`number_committed`), so a client that got
-  its answer finds the events in the stream, and
+- right after each command that wrote events, so a client that got its answer finds the
+  events in the stream: `Positioner.after_commit` on the hot path (purchases), which
+  joins the process's next numbering round, so one run numbers the commits of every
+  request that finished meanwhile (one transaction and one WAL flush for the batch, not
+  one per purchase); `number_committed` on a connection for the rarer commands;
 - on a short timer in every process (`Positioner`), so events whose writer died between
   its COMMIT and its numbering call, or came from elsewhere, are numbered all the same.
+
+Invariant of a round: it starts (takes its pool connection and calls the function) after
+every caller in its batch returned from its COMMIT, so it covers them exactly as each
+caller's own call would have: the function numbers what is committed when it holds the
+lock, or waits for the holder and tries again (migration 0011). A caller never waits for
+a round while it holds a pool connection (the round needs one).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -99,25 +109,67 @@ class Positioner:
         self.errors = 0
         self.waiting = 0
         self.oldest_seconds = 0.0  # age of the oldest committed event without a position
+        self.callers = 0  # after_commit calls answered by a round
+        self.rounds = 0  # rounds that had at least one caller
         self._warned = False
+        self._callers: list[asyncio.Future[bool]] = []
+        self._ring = asyncio.Event()
+        self._running = False
+
+    async def after_commit(self) -> bool:
+        """Call after a COMMIT that wrote events, holding no pool connection: returns once
+        a round that started after this call has run (True), or False when the events
+        are held back (the wait ran out or the database failed; the timer retries).
+        Without the loop running (a command-line process) it numbers on its own."""
+        if not self._running:
+            async with self._pool.connection() as conn:
+                await number_committed(conn)
+            return True
+        caller: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._callers.append(caller)
+        self._ring.set()
+        ran = await caller
+        if not ran:
+            held_back()
+        return ran
 
     async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.run_once()
-            except Exception as exc:  # database away: the events wait in the table
-                self.errors += 1
-                log.warning(
-                    "event positioner failed; retrying",
-                    extra={"action": "event_positioner_failed", "error": type(exc).__name__},
-                )
+        """The process's numbering loop: a round when a caller rings, else every interval."""
+        self._running = True
+        try:
+            while True:
+                if not self._callers:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._ring.wait(), self._interval)
+                self._ring.clear()
+                batch, self._callers = self._callers, []
+                ran = False
+                try:
+                    ran = (await self.run_once(WAIT_MS if batch else None)).ran
+                except Exception as exc:  # database away: the events wait in the table
+                    self.errors += 1
+                    log.warning(
+                        "event positioner failed; retrying",
+                        extra={"action": "event_positioner_failed", "error": type(exc).__name__},
+                    )
+                finally:
+                    if batch:
+                        self.rounds += 1
+                        self.callers += len(batch)
+                    for caller in batch:
+                        if not caller.done():  # its request may have been cancelled
+                            caller.set_result(ran)
+        finally:
+            self._running = False
+            for caller in self._callers:
+                if not caller.done():
+                    caller.set_result(False)
 
-    async def run_once(self) -> PositionRun:
+    async def run_once(self, wait_ms: int | None = None) -> PositionRun:
         async with self._pool.connection() as conn:
-            # wait a little for the counter row: a run that gives up at once could never
-            # measure how long a held row keeps events back
-            result = await position(conn, max(1, int(self._interval * 1000)))
+            # the timer waits a little for the counter row: a run that gives up at once
+            # could never measure how long a held row keeps events back
+            result = await position(conn, wait_ms or max(1, int(self._interval * 1000)))
         self.runs += 1
         self.positioned += result.positioned
         if result.ran:
@@ -150,6 +202,8 @@ class Positioner:
             "runs": self.runs,
             "positioned": self.positioned,
             "busy": self.busy,
+            "callers": self.callers,
+            "rounds": self.rounds,
             "errors": self.errors,
             "waiting": self.waiting,
             "oldest_waiting_seconds": round(self.oldest_seconds, 3),

@@ -21,7 +21,7 @@ from psycopg.rows import class_row
 
 from stockline.db.queries import load
 from stockline.errors import IdempotencyConflict, InvalidInput, NotFound
-from stockline.events.positions import WAIT_MS, held_back, number_committed
+from stockline.events.positions import number_committed
 from stockline.inventory.models import LedgerEntry, LedgerLine, PurchaseLine, Snapshot, StockChange
 
 _Q = load("inventory")
@@ -173,10 +173,14 @@ async def purchase(
     idempotency_key: str | None,
     request_hash: bytes,
 ) -> tuple[dict[str, Any], bool]:
-    """Record a purchase; returns (answer, replayed). Never refused for lack of stock (S-2).
+    """Record and commit a purchase; returns (answer, replayed). Never refused for lack of
+    stock (S-2). Unlike the other commands it does not number its events: the caller
+    does, once it has let go of the connection (`Positioner.after_commit`), so that one
+    numbering round serves every purchase that committed meanwhile. A replay wrote none.
 
     One statement, so one round trip: the database function claims the key, locks the
-    products in id order and writes the transaction, its lines and ledger rows.
+    products in id order and writes the transaction, its lines and ledger rows. The
+    connection must be in autocommit mode: the statement's end is its COMMIT.
     """
     params = {
         "scope": idempotency_scope,
@@ -185,7 +189,6 @@ async def purchase(
         "kiosk_id": kiosk_id,
         "product_ids": [line.product_id for line in lines],
         "quantities": [line.quantity for line in lines],
-        "wait_ms": WAIT_MS,  # the procedure numbers the purchase's events after COMMIT
     }
 
     async def run() -> dict[str, Any]:
@@ -203,8 +206,6 @@ async def purchase(
         return result
 
     result = await retry_transient(run)
-    if result.get("numbered") is False:
-        held_back()
     if result["outcome"] == "conflict":
         raise IdempotencyConflict()
     return result["answer"], result["outcome"] == "replay"

@@ -130,11 +130,12 @@ DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => %
 SELECT stockline_tracking_global_enabled() AS on;
 
 -- name: insert_purchase
--- the whole purchase in one round trip (migration 0004 explains the steps), committed,
--- then its events numbered (migration 0009): the answer goes out once they are in the stream
-CALL stockline_transactions_purchase_v2(%(scope)s, %(key)s, %(hash)s, %(kiosk_id)s,
-                                        %(product_ids)s::bigint[], %(quantities)s::int[],
-                                        %(wait_ms)s);
+-- the whole purchase in one round trip (migration 0004 explains the steps), committed on
+-- return (pool connections are autocommit); its events are numbered after it, by the
+-- process's next numbering round (events/positions.py)
+SELECT stockline_transactions_purchase_v1(%(scope)s, %(key)s, %(hash)s, %(kiosk_id)s,
+                                          %(product_ids)s::bigint[], %(quantities)s::int[])
+       AS result;
 
 -- name: select_products_page
 -- the portal's sortable, filtered, paged list. One static statement: each sort key is a

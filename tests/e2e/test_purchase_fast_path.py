@@ -1,0 +1,211 @@
+"""POST /api/purchases through its fast path (api/purchasing.py) and through the route:
+the same answers, the same refusals, nothing written by a refused request, and one
+numbering round for many concurrent purchases with every event in the stream before
+its purchase is answered."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from tests.fixtures.db import fingerprint, unpositioned
+from tests.fixtures.server import Shop, make_shop
+
+FAST = {"Content-Type": "application/json"}
+# FastAPI reads any +json type as JSON; the fast path takes application/json only
+ROUTE = {"Content-Type": "application/vnd.stockline+json"}
+
+
+def _metric(shop: Shop, name: str) -> float:
+    text = httpx.get(shop.server.url + "/metrics", timeout=10).text
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith(name) and not line.startswith("#")
+    )
+
+
+def _buy(c: httpx.Client, body: Any, headers: dict[str, str]) -> httpx.Response:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return c.post("/api/purchases", content=content, headers=headers)
+
+
+_VARYING = {"date", "content-length"}
+
+
+def test_the_fast_path_answers_as_the_route_does(shop: Shop) -> None:
+    product = shop.create_product(stock=10, price=250)["id"]
+    body = {"items": [{"product_id": product, "quantity": 2}]}
+    before = _metric(shop, "stockline_purchase_fast_path_total")
+    with shop.kiosk() as c:
+        fast = _buy(c, body, {**FAST, "Idempotency-Key": "fast-1"})
+        assert _metric(shop, "stockline_purchase_fast_path_total") == before + 1
+        routed = _buy(c, body, {**ROUTE, "Idempotency-Key": "route-1"})
+        assert _metric(shop, "stockline_purchase_fast_path_total") == before + 1
+        replay_fast = _buy(c, body, {**FAST, "Idempotency-Key": "route-1"})
+        replay_route = _buy(c, body, {**ROUTE, "Idempotency-Key": "fast-1"})
+    assert fast.status_code == routed.status_code == 201, (fast.text, routed.text)
+    a, b = fast.json(), routed.json()
+    assert a.keys() == b.keys()
+    assert a["transaction_id"] != b["transaction_id"]
+    assert (
+        (a["total_cents"], a["items"])
+        == (b["total_cents"], b["items"])
+        == (
+            500,
+            [
+                {
+                    "product_id": product,
+                    "quantity": 2,
+                    "unit_price_cents": 250,
+                    "line_total_cents": 500,
+                }
+            ],
+        )
+    )
+    assert {k for k in fast.headers if k not in _VARYING} == {
+        k for k in routed.headers if k not in _VARYING
+    }
+    assert fast.headers["cache-control"] == "no-store"
+    assert fast.headers["x-frame-options"] == "DENY"
+    # each path replays the other's first answer
+    assert replay_fast.status_code == replay_route.status_code == 201
+    assert replay_fast.json() == b and replay_route.json() == a
+    assert replay_fast.headers["idempotent-replayed"] == "true"
+    assert replay_route.headers["idempotent-replayed"] == "true"
+    with shop.kiosk() as c:
+        assert c.get(f"/api/inventory/{product}").json()["current_stock"] == 6
+    # both paths are counted under the route's own label
+    requests = _metric(shop, 'stockline_http_requests_total{method="POST",route="/api/purchases"')
+    assert requests >= 4
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [
+        (b'{"items": [', FAST, 400),
+        ({"items": []}, FAST, 422),
+        ({"items": [{"product_id": 1, "quantity": 0}]}, FAST, 422),
+        ({"items": [{"product_id": "1", "quantity": 1}]}, FAST, 422),
+        ({"items": [{"product_id": 1, "quantity": 1.5}]}, FAST, 422),
+        ({"items": [{"product_id": 2**63, "quantity": 1}]}, FAST, 422),
+        ({"items": [{"product_id": 99999999, "quantity": 1}]}, FAST, 404),
+        ({"items": [{"product_id": 99999999, "quantity": 1}]}, ROUTE, 404),
+        ([1, 2], FAST, 422),
+        (b"\xff\xfe", FAST, 400),
+        (b"", FAST, 422),
+        ({"items": "PRODUCT"}, FAST, 422),
+    ],
+)
+def test_a_refused_purchase_gets_its_problem_and_changes_nothing(
+    shop: Shop, body: Any, headers: dict[str, str], status: int
+) -> None:
+    before = fingerprint(shop.db_url)
+    with shop.kiosk() as c:
+        resp = _buy(c, body, headers)
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert "Traceback" not in resp.text
+    assert fingerprint(shop.db_url) == before
+
+
+@pytest.mark.parametrize("key", ["k" * 201, ""])
+def test_an_invalid_idempotency_key_is_refused_on_either_path(shop: Shop, key: str) -> None:
+    product = shop.create_product(stock=5)["id"]
+    before = fingerprint(shop.db_url)
+    with shop.kiosk() as c:
+        for headers in (FAST, ROUTE):
+            resp = _buy(
+                c,
+                {"items": [{"product_id": product, "quantity": 1}]},
+                {**headers, "Idempotency-Key": key},
+            )
+            assert resp.status_code == 422, resp.text
+    assert fingerprint(shop.db_url) == before
+
+
+def test_without_valid_credentials_both_paths_answer_401_alike(shop: Shop) -> None:
+    product = shop.create_product(stock=5)["id"]
+    body = {"items": [{"product_id": product, "quantity": 1}]}
+    before = fingerprint(shop.db_url)
+    answers = []
+    for token in (None, "kiosk_" + "0" * 64, "nonsense"):
+        for headers in (FAST, ROUTE):
+            with shop.server.client(token) as c:
+                resp = _buy(c, body, headers)
+            answers.append((resp.status_code, resp.headers.get("www-authenticate"), resp.json()))
+    assert {a[0] for a in answers} == {401}
+    assert answers[0] == answers[1] and answers[2] == answers[3] and answers[4] == answers[5]
+    assert fingerprint(shop.db_url) == before
+
+
+def test_concurrent_purchases_share_numbering_rounds_and_are_in_the_stream_when_answered(
+    fresh_db: str, server_factory: Any
+) -> None:
+    # the timer is slowed down: only the purchases' own rounds can number their events
+    server = server_factory(fresh_db, env={"STOCKLINE_EVENT_POSITION_SECONDS": "10"})
+    shop = make_shop(server)
+    products = [shop.create_product(stock=1000)["id"] for _ in range(6)]
+    with shop.admin() as c:  # the products' own events, numbered by their commands
+        assert c.get("/healthz").status_code == 200
+    assert unpositioned(fresh_db) == 0
+    own_events: list[tuple[int, int]] = []  # (events, of them without a position)
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def buyer(n: int) -> None:
+        try:
+            buy(n)
+        except Exception as exc:  # a thread's error fails the test, not just a warning
+            with lock:
+                failures.append(repr(exc))
+
+    def buy(n: int) -> None:
+        with shop.kiosk() as c:
+            for i in range(8):
+                line = {"product_id": products[(n + i) % len(products)], "quantity": 1}
+                resp = c.post(
+                    "/api/purchases",
+                    json={"items": [line]},
+                    headers={"Idempotency-Key": uuid.uuid4().hex},
+                )
+                if resp.status_code != 201:
+                    with lock:
+                        failures.append(resp.text)
+                with psycopg.connect(fresh_db) as conn:
+                    # this purchase's own events (written by its transaction, whose xid is
+                    # the transactions row's xmin) already have their positions
+                    row = conn.execute(
+                        "SELECT count(*), count(*) FILTER (WHERE e.id IS NULL)"
+                        " FROM inventory_events e, transactions t WHERE t.id = %s"
+                        " AND e.tx::text::numeric %% 4294967296 = t.xmin::text::numeric",
+                        (resp.json()["transaction_id"],),
+                    ).fetchone()
+                assert row is not None
+                with lock:
+                    own_events.append((int(row[0]), int(row[1])))
+
+    threads = [threading.Thread(target=buyer, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+    assert len(own_events) == 96
+    assert all(n == 1 for n, _ in own_events)  # one line, one stock-updated event
+    assert all(waiting == 0 for _, waiting in own_events)
+    assert unpositioned(fresh_db) == 0  # every event numbered with the timer asleep
+    positions = httpx.get(server.url + "/healthz", timeout=10).json()["events"]["positions"]
+    assert positions["callers"] >= 96
+    assert positions["rounds"] < positions["callers"]  # rounds were shared
+    with psycopg.connect(fresh_db) as conn:
+        row = conn.execute(
+            "SELECT count(*), max(id) - min(id) + 1, count(DISTINCT id) FROM inventory_events"
+        ).fetchone()
+    assert row is not None and row[0] == row[1] == row[2]  # dense, no duplicate
