@@ -39,10 +39,11 @@ SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_hashjoin
 -- after lock_event_state, one statement, so one snapshot: number what it sees committed,
 -- then read every product's snapshot. The inventory then reflects exactly the events up
 -- to the position returned (the `snapshot` and `reset` events)
--- (run after set_numbering_plan: rows by address, the work list by a plain index scan)
+-- (run after set_numbering_plan: rows by address, the work list by a plain index scan
+-- from the floor, migration 0022; it leaves the floor where it is, which is always safe)
 WITH todo AS (
     SELECT ctid AS row_address, row_number() OVER (ORDER BY tx, seq) AS n
-      FROM inventory_events WHERE id IS NULL
+      FROM inventory_events WHERE id IS NULL AND tx >= stockline_inventory_events_floor()
 ), base AS (
     SELECT last_id, pruned_through FROM inventory_event_counter
 ), numbered AS (
