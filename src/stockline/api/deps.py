@@ -83,12 +83,30 @@ async def get_principal(request: Request, conn: Conn) -> Principal:
 
 
 def _check_csrf(request: Request, principal: Principal) -> None:
-    # A cookie rides along on cross-site requests; a header the attacker cannot read
-    # or set does not. Admins must echo their session's token; kiosks the double-submit cookie.
-    sent = request.headers.get(CSRF_HEADER, "")
-    expected = principal.csrf_token or request.cookies.get(CSRF_COOKIE, "")
-    if not sent or not expected or not hmac.compare_digest(sent, expected):
+    if not csrf_valid(request, principal.csrf_token):
         raise Forbidden("missing or wrong CSRF token (send the X-CSRF-Token header)")
+
+
+def csrf_valid(request: Request, session_token: str | None) -> bool:
+    """A cookie rides along on cross-site requests; a header the attacker cannot read or
+    set does not. Admins must echo their session's token (session_token); kiosks, which
+    have none, the double-submit cookie."""
+    sent = request.headers.get(CSRF_HEADER, "")
+    expected = session_token or request.cookies.get(CSRF_COOKIE, "")
+    return bool(sent and expected and hmac.compare_digest(sent, expected))
+
+
+def kiosk_credentials(request: Request) -> str | None:
+    """The kiosk token of a request whose credentials are a kiosk's and need no more
+    checks than the token itself (a cookie's CSRF header is right); else None, and
+    get_principal decides (and answers 401 or 403 in its own order)."""
+    found = _credentials(request)
+    if found is None or not found[0].startswith("kiosk_"):
+        return None
+    token, via_cookie = found
+    if via_cookie and not csrf_valid(request, None):
+        return None
+    return token
 
 
 async def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:

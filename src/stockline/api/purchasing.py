@@ -12,10 +12,9 @@ the body, write, number and answer the same way.
 - Once a request has passed that check it is answered here, whatever happens next
   (problems.answer, the same problem+json as the route's handlers): a purchase is never
   sent to the database twice for one request.
-- The purchase commits on its connection, the connection goes back to the pool, and
-  only then does the request wait for the process's next numbering round
-  (`Positioner.after_commit`): one round numbers every purchase that committed while
-  the previous one ran, and a request never holds a connection the round might need.
+- The purchase commits on its connection and rings the process's positioner
+  (`Positioner.ring`): one round numbers every purchase that committed while the
+  previous one ran, and the answer does not wait for that round's WAL flush.
 """
 
 from __future__ import annotations
@@ -31,10 +30,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stockline import metrics
 from stockline.api import problems
-from stockline.api.deps import Services, get_principal
+from stockline.api.deps import Services, get_principal, kiosk_credentials
 from stockline.api.schemas import IdempotencyKey, PurchaseIn
-from stockline.auth import Principal
-from stockline.errors import InvalidInput
+from stockline.auth import Principal, token_hash
+from stockline.errors import InvalidInput, NotAuthenticated
 from stockline.inventory import ledger
 from stockline.inventory.models import PurchaseLine
 
@@ -50,26 +49,41 @@ async def purchase(
     idempotency_key: str | None,
     principal: Principal | None = None,
 ) -> Response:
-    """Authenticate (unless the caller did), record and commit the purchase, number its
-    events, answer 201 (a replay: the first answer, with Idempotent-Replayed)."""
+    """Authenticate (unless the caller did), record and commit the purchase, ring for its
+    events' numbering, answer 201 (a replay: the first answer, with Idempotent-Replayed)."""
     if idempotency_key is not None and not idempotency_key.strip():
         raise InvalidInput("Idempotency-Key must not be empty")
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    lines = [PurchaseLine(i.product_id, i.quantity) for i in body.items]
+    request_hash = hashlib.sha256(canonical.encode()).digest()
+    kiosk_token = kiosk_credentials(request) if principal is None else None
     async with services.pool.connection() as conn:
-        if principal is None:
-            principal = await get_principal(request, conn)
-        answer, replayed = await ledger.purchase(
-            conn,
-            kiosk_id=principal.id if principal.kind == "kiosk" else None,
-            lines=[PurchaseLine(i.product_id, i.quantity) for i in body.items],
-            idempotency_scope=f"{principal.kind}:{principal.id}",
-            idempotency_key=idempotency_key,
-            request_hash=hashlib.sha256(canonical.encode()).digest(),
-        )
+        if kiosk_token is not None:  # the kiosk's hot path: its lookup and the purchase at once
+            found = await ledger.purchase_as_kiosk(
+                conn,
+                token_hash=token_hash(kiosk_token),
+                lines=lines,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            )
+            if found is None:
+                raise NotAuthenticated("invalid or expired credentials")
+            answer, replayed = found
+        else:
+            if principal is None:
+                principal = await get_principal(request, conn)
+            answer, replayed = await ledger.purchase(
+                conn,
+                kiosk_id=principal.id if principal.kind == "kiosk" else None,
+                lines=lines,
+                idempotency_scope=f"{principal.kind}:{principal.id}",
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            )
     if replayed:
         return JSONResponse(answer, status_code=201, headers=_REPLAYED)
     metrics.PURCHASES.inc()
-    await services.events.positioner.after_commit()  # in the stream before the answer
+    services.events.positioner.ring()  # numbered by the next round (events/positions.py)
     return JSONResponse(answer, status_code=201)
 
 

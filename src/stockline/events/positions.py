@@ -6,19 +6,20 @@ The service's connections write events without a position (`stockline.event_posi
 event in one short transaction, under an advisory lock that one process holds at a time,
 and rings NOTIFY once for the batch. It runs
 
-- right after each command that wrote events, so a client that got its answer finds the
-  events in the stream: `Positioner.after_commit` on the hot path (purchases), which
-  joins the process's next numbering round, so one run numbers the commits of every
-  request that finished meanwhile (one transaction and one WAL flush for the batch, not
-  one per purchase); `number_committed` on a connection for the rarer commands;
+- right after each command that wrote events. Most commands (`number_committed`, on
+  their connection) answer once their events are in the stream. A purchase, the hot
+  path, answers at its COMMIT and rings its process's positioner (`Positioner.ring`):
+  the next round numbers the commits of every purchase that finished meanwhile (one
+  transaction and one WAL flush for the batch, not one per purchase), and the answer
+  does not wait for a second WAL flush. SPEC §3 promises order and completeness of the
+  stream, not that an answer waits for it; a watcher sees the event a round later;
 - on a short timer in every process (`Positioner`), so events whose writer died between
-  its COMMIT and its numbering call, or came from elsewhere, are numbered all the same.
+  its COMMIT and its ring, or came from elsewhere, are numbered all the same.
 
 Invariant of a round: it starts (takes its pool connection and calls the function) after
-every caller in its batch returned from its COMMIT, so it covers them exactly as each
-caller's own call would have: the function numbers what is committed when it holds the
-lock, or waits for the holder and tries again (migration 0011). A caller never waits for
-a round while it holds a pool connection (the round needs one).
+every ring it answers, so it covers those commits exactly as each writer's own call
+would have: the function numbers what is committed when it holds the lock, or waits for
+the holder and tries again (migration 0011).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ async def number_committed(conn: psycopg.AsyncConnection[Any]) -> None:
 
 
 def held_back(waiting: int | None = None) -> None:
-    """A command answers before its events got a position (the wait ran out)."""
+    """A command (or a purchase's round) could not number its events: the wait ran out."""
     metrics.EVENT_POSITION_TIMEOUTS.inc()
     log.warning(
         "event positions held back; the command's events wait for the timer",
@@ -109,61 +110,39 @@ class Positioner:
         self.errors = 0
         self.waiting = 0
         self.oldest_seconds = 0.0  # age of the oldest committed event without a position
-        self.callers = 0  # after_commit calls answered by a round
-        self.rounds = 0  # rounds that had at least one caller
+        self.rings = 0  # commits that asked for a round (purchases)
+        self.rounds = 0  # rounds run for at least one ring
         self._warned = False
-        self._callers: list[asyncio.Future[bool]] = []
-        self._ring = asyncio.Event()
-        self._running = False
+        self._rung = asyncio.Event()
 
-    async def after_commit(self) -> bool:
-        """Call after a COMMIT that wrote events, holding no pool connection: returns once
-        a round that started after this call has run (True), or False when the events
-        are held back (the wait ran out or the database failed; the timer retries).
-        Without the loop running (a command-line process) it numbers on its own."""
-        if not self._running:
-            async with self._pool.connection() as conn:
-                await number_committed(conn)
-            return True
-        caller: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._callers.append(caller)
-        self._ring.set()
-        ran = await caller
-        if not ran:
-            held_back()
-        return ran
+    def ring(self) -> None:
+        """A commit wrote events: number them in the next round (one is started at once
+        if none runs; one that runs now may have started before the commit, so another
+        follows it). Never waits; the timer covers a process that stops first."""
+        self.rings += 1
+        self._rung.set()
 
     async def run(self) -> None:
-        """The process's numbering loop: a round when a caller rings, else every interval."""
-        self._running = True
-        try:
-            while True:
-                if not self._callers:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._ring.wait(), self._interval)
-                self._ring.clear()
-                batch, self._callers = self._callers, []
-                ran = False
-                try:
-                    ran = (await self.run_once(WAIT_MS if batch else None)).ran
-                except Exception as exc:  # database away: the events wait in the table
-                    self.errors += 1
-                    log.warning(
-                        "event positioner failed; retrying",
-                        extra={"action": "event_positioner_failed", "error": type(exc).__name__},
-                    )
-                finally:
-                    if batch:
-                        self.rounds += 1
-                        self.callers += len(batch)
-                    for caller in batch:
-                        if not caller.done():  # its request may have been cancelled
-                            caller.set_result(ran)
-        finally:
-            self._running = False
-            for caller in self._callers:
-                if not caller.done():
-                    caller.set_result(False)
+        """The process's numbering loop: a round when rung, else every interval."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._rung.wait(), self._interval)
+            rung = self._rung.is_set()
+            self._rung.clear()
+            try:
+                result = await self.run_once(WAIT_MS if rung else None)
+                if rung and not result.ran:
+                    held_back(result.waiting)
+            except Exception as exc:  # database away: the events wait in the table
+                self.errors += 1
+                log.warning(
+                    "event positioner failed; retrying",
+                    extra={"action": "event_positioner_failed", "error": type(exc).__name__},
+                )
+                await asyncio.sleep(min(self._interval, 1.0))  # not a tight loop of rings
+            finally:
+                if rung:
+                    self.rounds += 1
 
     async def run_once(self, wait_ms: int | None = None) -> PositionRun:
         async with self._pool.connection() as conn:
@@ -202,7 +181,7 @@ class Positioner:
             "runs": self.runs,
             "positioned": self.positioned,
             "busy": self.busy,
-            "callers": self.callers,
+            "rings": self.rings,
             "rounds": self.rounds,
             "errors": self.errors,
             "waiting": self.waiting,

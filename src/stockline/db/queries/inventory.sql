@@ -137,6 +137,15 @@ SELECT stockline_transactions_purchase_v1(%(scope)s, %(key)s, %(hash)s, %(kiosk_
                                           %(product_ids)s::bigint[], %(quantities)s::int[])
        AS result;
 
+-- name: insert_purchase_by_kiosk_token
+-- insert_purchase for the enabled kiosk with this token, looked up in the same statement
+-- (as auth.sql select_kiosk_by_token does); no row when there is none, nothing written
+SELECT stockline_transactions_purchase_v1('kiosk:' || k.id, %(key)s, %(hash)s, k.id,
+                                          %(product_ids)s::bigint[], %(quantities)s::int[])
+       AS result
+  FROM kiosks k
+ WHERE k.token_hash = %(token_hash)s AND NOT k.disabled;
+
 -- name: select_products_page
 -- the portal's sortable, filtered, paged list. One static statement: each sort key is a
 -- CASE that is NULL unless chosen, so no SQL is built from input. SKUs sort naturally
