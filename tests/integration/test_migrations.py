@@ -53,3 +53,23 @@ def test_migrate_again_is_a_no_op(fresh_db: str) -> None:
     )
     assert out.returncode == 0
     assert out.stdout == "the schema is up to date\n"
+
+
+def test_the_write_path_functions_keep_generic_plans(fresh_db: str) -> None:
+    # migration 0023; a later CREATE OR REPLACE of one of them would silently drop it
+    with psycopg.connect(fresh_db) as conn:
+        rows = dict(
+            conn.execute(
+                "SELECT proname, proconfig FROM pg_proc WHERE proname = ANY(%s)",
+                (
+                    [
+                        "stockline_transactions_purchase_v1",
+                        "stockline_inventory_ledger_apply",
+                        "stockline_inventory_events_position_v1",
+                    ],
+                ),
+            ).fetchall()
+        )
+    assert len(rows) == 3
+    for name, config in rows.items():
+        assert "plan_cache_mode=force_generic_plan" in (config or []), name
