@@ -7,8 +7,10 @@ and an Idempotency-Key. On the same database, in the same run, pgbench runs
 - the raw kiosk SQL (issue 11's baseline) on trigger-free copies of the tables:
   BEGIN; INSERT transaction; 3 x [SELECT ... FOR UPDATE, INSERT ledger row, UPDATE
   snapshot]; COMMIT; and the same plus one pg_notify per transaction;
-- the service's own statement (design c, decision 0003), decision 0001's statement (a)
-  and the writer side of the xid-horizon design (b);
+- the service's own statement (design c, decision 0003: the purchase, then a numbering
+  call for it alone, where the service shares one round among the purchases that
+  committed meanwhile), decision 0001's statement (a) and the writer side of the
+  xid-horizon design (b);
 then HTTP purchases against `serve --workers 2`. It prints HTTP / raw and statement / raw,
 the doorbells per purchase, and purchases/s by writer count beside plain commits.
 Target (issue 11): HTTP >= 50 % of raw at 8 and 32 clients, p99 <= 50 ms at 8 clients.
