@@ -203,8 +203,8 @@ def test_commands_whose_numbering_fails_still_answer_and_the_timer_numbers_them_
                 assert resp.status_code == 201, resp.text  # committed, so answered as such
                 # committed but not numbered (the timer fails the same way meanwhile)
                 assert unpositioned(fresh_db) >= 1
-                # the purchase still answers: its numbering fails too, or, when it gets the
-                # positioner lock, it numbers every committed event inline (migration 0018)
+                # the purchase still answers: it answers at COMMIT, and its round's
+                # numbering fails the same way
                 _buy(shop, product)
             finally:
                 conn.execute("ALTER FUNCTION broken_position(integer) RENAME TO " + fn[:-9])

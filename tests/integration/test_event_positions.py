@@ -11,6 +11,8 @@ from typing import Any
 
 import psycopg
 
+from stockline.db.queries import load
+
 DEFERRED = "SET stockline.event_positions = 'after_commit'"
 
 
@@ -458,3 +460,50 @@ def test_a_floor_from_another_cluster_is_ignored(fresh_db: str) -> None:
             "SELECT unpositioned_floor::text FROM inventory_event_counter"
         ).fetchone()
     assert row is not None and int(row[0]) < 999999999999  # replaced by a true one
+
+
+def test_a_floor_a_little_ahead_from_another_cluster_is_ignored_too(fresh_db: str) -> None:
+    """A restored counter row whose floor is only a little above this cluster's ids: once
+    this cluster's xmin passes it, a floor taken at its word would skip every event
+    written below it here (migration 0024: a floor counts only in the row version that
+    stored it)."""
+    p = _product(fresh_db)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("SELECT * FROM stockline_inventory_events_position_v1(1000)")
+        # what a restore leaves: a floor from elsewhere, a few ids ahead of ours
+        conn.execute(
+            "UPDATE inventory_event_counter"
+            " SET unpositioned_floor = (pg_current_xact_id()::text::bigint + 20)::text::xid8"
+        )
+    base = _last_id(fresh_db)
+    with _deferred(fresh_db) as conn:
+        _sell(conn, p)  # its tx is below the foreign floor
+        conn.commit()
+        for _ in range(40):  # this cluster's xmin moves past the foreign floor
+            conn.execute("SELECT pg_current_xact_id()")
+            conn.commit()
+        assert _position(conn)[0] == 1
+    assert _last_id(fresh_db) == base + 1
+    assert None not in _positions_of(fresh_db, p, base)
+
+
+def test_after_a_snapshot_numbers_the_next_run_stores_a_floor_again(fresh_db: str) -> None:
+    p = _product(fresh_db)
+    with _deferred(fresh_db) as conn:
+        _sell(conn, p)
+        conn.commit()
+        assert _position(conn)[0] == 1  # stores a floor
+        _sell(conn, p)
+        conn.commit()
+        # the snapshot event's statement numbers the write and rewrites the counter row
+        conn.execute(load("events")["select_positioned_state"])
+        conn.commit()
+        assert conn.execute("SELECT stockline_inventory_events_floor()").fetchone() == ("0",)
+        _sell(conn, p)
+        conn.commit()
+        assert _position(conn)[0] == 1
+        row = conn.execute(
+            "SELECT stockline_inventory_events_floor() = unpositioned_floor,"
+            " unpositioned_floor > '0' FROM inventory_event_counter"
+        ).fetchone()
+    assert row == (True, True)

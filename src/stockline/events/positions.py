@@ -123,7 +123,18 @@ class Positioner:
         self._rung.set()
 
     async def run(self) -> None:
-        """The process's numbering loop: a round when rung, else every interval."""
+        """The process's numbering loop: a round when rung, else every interval; a ring
+        still pending when the loop is stopped gets its round before it ends (bounded)."""
+        try:
+            await self._loop()
+        except asyncio.CancelledError:
+            if self._rung.is_set():
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2 * WAIT_MS / 1000):
+                        await self.run_once(WAIT_MS)
+            raise
+
+    async def _loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._rung.wait(), self._interval)

@@ -51,6 +51,8 @@ WITH todo AS (
       FROM todo, base WHERE e.ctid = todo.row_address
     RETURNING e.id
 ), moved AS (
+    -- writing the row makes the floor untrusted (migration 0024): the next positioner
+    -- run reads its work list from the start once and stores a new one
     UPDATE inventory_event_counter c SET last_id = c.last_id + (SELECT count(*) FROM numbered)
      WHERE EXISTS (SELECT 1 FROM todo)
     RETURNING c.last_id
