@@ -22,23 +22,12 @@ from psycopg import errors as pgerrors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tests.e2e.fault_support import run_verify
-from tests.fixtures.db import balance
+from tests.fixtures.db import balance, stocked_product
 from tests.fixtures.server import Shop, login, make_admin, make_kiosk, start_server
 
 
 def _product(db_url: str, stock: int = 5) -> int:
-    with psycopg.connect(db_url) as conn:
-        row = conn.execute(
-            "INSERT INTO products (sku, name, price_cents, low_stock_threshold)"
-            " VALUES (%s, 'Guarded', 100, 1) RETURNING id",
-            (f"SKU-{uuid.uuid4().hex[:8]}",),
-        ).fetchone()
-        assert row is not None
-        conn.execute(
-            "INSERT INTO inventory_ledger (product_id, delta, source) VALUES (%s, %s, 'system')",
-            (row[0], stock),
-        )
-    return int(row[0])
+    return stocked_product(db_url, stock, name="Guarded")
 
 
 @pytest.mark.parametrize(

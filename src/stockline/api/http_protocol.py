@@ -1,4 +1,5 @@
-"""uvicorn's httptools protocol with a deadline for request headers (slowloris).
+"""uvicorn's httptools protocol with a deadline for request headers (slowloris), and
+answers sent in one write.
 
 uvicorn times out idle keep-alive connections, but not a client that connects and then
 sends its headers a byte at a time: each byte cancels the keep-alive timer, and a fresh
@@ -31,6 +32,52 @@ def _deadline_seconds() -> float:
         return DEFAULT_SECONDS
 
 
+class _HeadWithBody:
+    """The connection's transport, except that a response's head waits for its body.
+
+    uvicorn writes a response's status line and headers, then its body, as two writes:
+    two sends, two wakeups of the client, two loopback packets for one small answer.
+    Here the head is held until the end of the event-loop step that wrote it, and goes
+    out with whatever the same step wrote after it (an answer's whole body; a stream's
+    first frame, if it had one ready). Later writes go straight through, so a stream's
+    frames are not delayed."""
+
+    __slots__ = ("_held", "_hold_next", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: list[bytes] = []
+        self._hold_next = False
+
+    def hold_next_write(self) -> None:
+        self._hold_next = True
+
+    def write(self, data: bytes) -> None:
+        if self._held:
+            self._held.append(data)
+        elif self._hold_next:
+            self._hold_next = False
+            self._held.append(data)
+            self._loop.call_soon(self.flush)
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        if self._held:
+            data = b"".join(self._held)
+            self._held.clear()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class HeaderDeadlineProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -39,10 +86,12 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = _HeadWithBody(transport, self.loop)  # type: ignore[assignment]
         self._arm()
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        self.transport.hold_next_write()  # type: ignore[attr-defined]
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
