@@ -201,6 +201,28 @@ def test_first_event_arrives_quickly_after_the_write(shop: Shop) -> None:
         assert _for(stream.events, p["id"])[0].received_at - written < 0.5
 
 
+def test_live_frames_are_written_by_the_publisher_to_idle_streams_in_order(shop: Shop) -> None:
+    p = shop.create_product(stock=100)
+    before = httpx.get(shop.server.url + "/healthz", timeout=10).json()["events"]["hub"]
+    streams = [EventCollector(shop.server.url, token=shop.kiosk_token) for _ in range(3)]
+    try:
+        time.sleep(0.2)  # every stream is live and parked on its wake-up
+        for _ in range(5):
+            _buy(shop, p["id"], 1)
+        for s in streams:
+            s.wait_for(lambda s: len(_for(s.events, p["id"])) >= 5, timeout=10, what="events")
+        stocks = [[e.data["current_stock"] for e in _for(s.events, p["id"])] for s in streams]
+        assert stocks == [[99, 98, 97, 96, 95]] * 3
+        for s in streams:
+            assert_strictly_increasing(s.ids)
+    finally:
+        for s in streams:
+            s.close()
+    hub = httpx.get(shop.server.url + "/healthz", timeout=10).json()["events"]["hub"]
+    # the writes came from the publishing side: no stream task was woken for them
+    assert hub["pushed"] - before["pushed"] >= 3
+
+
 def test_unusual_but_valid_parameters_are_served_by_the_full_route(shop: Shop) -> None:
     # "y" is a boolean to the API's validation, not to the stream's fast path: the
     # request falls through to the FastAPI route, which must serve the same stream

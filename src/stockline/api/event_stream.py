@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stockline import metrics
 from stockline.api.deps import KIOSK_COOKIE, SESSION_COOKIE, Services
+from stockline.api.http_protocol import direct_body
 from stockline.api.middleware import SECURITY_HEADERS
 from stockline.auth import Principal, authenticate, authenticate_stream_token
 from stockline.errors import NotAuthenticated
@@ -152,6 +153,7 @@ class EventStreamResponse(StreamingResponse):
             try:
                 start = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
                 await send(start)
+                self._push_directly(scope)
                 await self._pump(send)
                 if ending:
                     await asyncio.sleep(0)  # take delivery of our own pending cancel
@@ -172,9 +174,28 @@ class EventStreamResponse(StreamingResponse):
                     async with asyncio.timeout(1.0):
                         await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
+            stream.subscriber.push = None
             watch.cancel()
             stream.close()
             metrics.SSE_SUBSCRIBERS.dec()
+
+    def _push_directly(self, scope: Scope) -> None:
+        """Let the hub write this stream's live frames itself while the stream is idle
+        (events/hub.py): one write per subscriber per event, no task switch."""
+        direct = direct_body(scope)
+        if direct is None:
+            return
+        stream = self._stream
+
+        def push() -> bool:
+            if not direct.ready():
+                return False  # the stream's task takes over, and waits on the connection
+            chunk = stream.take_live()
+            if chunk:
+                direct.write(chunk)
+            return True
+
+        stream.subscriber.push = push
 
     async def _pump(self, send: Send) -> None:
         try:

@@ -1,5 +1,5 @@
-"""uvicorn's httptools protocol with a deadline for request headers (slowloris), and
-answers sent in one write.
+"""uvicorn's httptools protocol with a deadline for request headers (slowloris),
+answers sent in one write, and a direct way for event streams to write their body.
 
 uvicorn times out idle keep-alive connections, but not a client that connects and then
 sends its headers a byte at a time: each byte cancels the keep-alive timer, and a fresh
@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import MutableMapping
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 ENV = "STOCKLINE_HEADER_TIMEOUT_SECONDS"
 DEFAULT_SECONDS = 10.0
@@ -78,6 +79,42 @@ class _HeadWithBody:
         return getattr(self._transport, name)
 
 
+_CYCLE = "stockline.cycle"  # the key in scope["extensions"]
+
+
+class DirectBody:
+    """Writes a started, chunked streaming response's body straight to its connection,
+    the chunk framing uvicorn would add included, without going through ASGI `send` (an
+    await per chunk, in the response's own task). `ready()` says whether a write now is
+    in order: the response has started and not ended, the client is still there, and the
+    connection is not holding back writes (flow control: the peer reads too slowly)."""
+
+    __slots__ = ("_cycle",)
+
+    def __init__(self, cycle: RequestResponseCycle) -> None:
+        self._cycle = cycle
+
+    def ready(self) -> bool:
+        c = self._cycle
+        return (
+            c.response_started
+            and not c.response_complete
+            and not c.disconnected
+            and c.chunked_encoding is True
+            and not c.flow.write_paused
+            and not c.transport.is_closing()
+        )
+
+    def write(self, body: bytes) -> None:
+        self._cycle.transport.write(b"%x\r\n%b\r\n" % (len(body), body))
+
+
+def direct_body(scope: MutableMapping[str, Any]) -> DirectBody | None:
+    """The DirectBody of this request, when it is served by HeaderDeadlineProtocol."""
+    cycle = scope.get("extensions", {}).get(_CYCLE)
+    return DirectBody(cycle) if isinstance(cycle, RequestResponseCycle) else None
+
+
 class HeaderDeadlineProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -93,6 +130,9 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._disarm()
         self.transport.hold_next_write()  # type: ignore[attr-defined]
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope:  # not for an upgrade
+            self.scope.setdefault("extensions", {})[_CYCLE] = cycle  # type: ignore[assignment]
 
     def on_response_complete(self) -> None:
         super().on_response_complete()

@@ -92,7 +92,11 @@ class EventStream:
                 sub.beat = False
                 yield HEARTBEAT
                 continue
-            await sub.wake.wait()
+            sub.idle = True  # the hub may push to the connection meanwhile (hub.py)
+            try:
+                await sub.wake.wait()
+            finally:
+                sub.idle = False
         goodbye = _GOODBYE.get(sub.reason or "")
         if goodbye is not None:
             yield goodbye
@@ -139,6 +143,15 @@ class EventStream:
         )
         self.cursor = state.position
         return state_frame("reset", state.position, state.inventory_json, extra).data
+
+    def take_live(self) -> bytes:
+        """What the hub holds for this live stream, as one chunk (b"" if nothing): for a
+        `Subscriber.push` callback, which writes it while the stream's task is parked."""
+        frames = self._hub.take(self.subscriber)
+        if not frames:
+            return b""
+        self.subscriber.beat = False
+        return self._deliver(frames)
 
     def _deliver(self, frames: list[Frame]) -> bytes:
         cursor = self.cursor
