@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from stockline.api.http_protocol import _HeadWithBody
+
+T = TypeVar("T")
+
+
+def _on_own_loop(main: Callable[[], Awaitable[T]]) -> T:
+    """Run ``main`` on a fresh loop in its own thread: the browser tests' session-wide
+    Playwright keeps a loop running on the main thread, where ``asyncio.run`` refuses."""
+
+    async def wrapped() -> T:
+        return await main()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, wrapped()).result()
 
 
 class Recording:
@@ -35,7 +50,7 @@ def _run(steps: Any) -> Recording:
             await asyncio.sleep(0)
         return t
 
-    return asyncio.run(main())
+    return _on_own_loop(main)
 
 
 def test_an_answer_written_in_one_step_goes_out_as_one_write() -> None:
@@ -59,7 +74,7 @@ def test_writes_after_the_held_head_go_straight_through() -> None:
         assert t.writes == [b"head", b"frame 1"]
         return t.writes
 
-    assert asyncio.run(main()) == [b"head", b"frame 1"]
+    assert _on_own_loop(main) == [b"head", b"frame 1"]
 
 
 def test_close_sends_what_is_held_first_and_nothing_after() -> None:
