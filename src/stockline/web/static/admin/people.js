@@ -16,16 +16,9 @@ function stateBadge(disabled, offText) {
 async function loadPeople() {
   try {
     const [admins, kiosks] = await Promise.all([api("GET", "/api/admin/admins"), api("GET", "/api/admin/kiosks")]);
-    $("#people-unavailable").hidden = true;
-    $("#people-grid").hidden = false;
     renderAdmins(admins);
     renderKiosks(kiosks);
   } catch (err) {
-    if (err.status === 404) { // an older server: admins and kiosks only on the command line
-      $("#people-unavailable").hidden = false;
-      $("#people-grid").hidden = true;
-      return;
-    }
     handleBackgroundError(err, "People");
   }
 }
