@@ -9,6 +9,11 @@ under systemd a `serve` whose workers can never start looks alive. Here:
   the parent exits 1 with one line (the app's lifespan exits with that code when a
   start-up fails, even when its shutdown watchdog has to end it: `stockline.app`);
 - a worker that dies after it started is restarted, as uvicorn does;
+- a worker that is gone (died and restarted, or replaced on SIGHUP) has its live gauges'
+  files forgotten (`prometheus_client.multiprocess.mark_process_dead`): a dead worker's
+  last open-stream count, leader flag or disconnected listener would otherwise stay in
+  /metrics for as long as `serve` runs. This module never imports `stockline.metrics`:
+  gauges created in the parent would count in every scrape;
 - when the supervisor stops (SIGTERM, SIGINT, or the above), it waits for the workers
   at most JOIN_SECONDS, then kills what is left; a worker that ended other than cleanly
   makes the parent exit non-zero too, with one line naming it.
@@ -17,9 +22,11 @@ under systemd a `serve` whose workers can never start looks alive. Here:
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 
+from prometheus_client import multiprocess
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Multiprocess
 
@@ -36,6 +43,27 @@ class Supervisor(Multiprocess):
     """`failure` is the one line to print when `run()` returned, or None: all went well."""
 
     failure: str | None = None
+
+    def keep_subprocess_alive(self) -> None:
+        before = self._pids()
+        super().keep_subprocess_alive()
+        self._forget(before - self._pids())
+
+    def restart_all(self) -> None:
+        before = self._pids()
+        super().restart_all()
+        self._forget(before - self._pids())
+
+    def _pids(self) -> set[int]:
+        return {p.pid for p in self.processes if p.pid is not None}
+
+    @staticmethod
+    def _forget(gone: set[int]) -> None:
+        if gone and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            for pid in gone:
+                multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+            message = "forgot the live gauges of workers that are gone"
+            log.info(message, extra={"pids": sorted(gone)})
 
     def join_all(self) -> None:
         deadline = time.monotonic() + JOIN_SECONDS

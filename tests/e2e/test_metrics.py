@@ -4,14 +4,18 @@ own counters summed across workers, and nothing an alert cannot use."""
 from __future__ import annotations
 
 import re
+import signal
+import time
 import uuid
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
 
 import stockline
-from tests.fixtures.server import Server, make_shop
+from tests.fixtures.server import Server, make_shop, wait_healthy
+from tests.fixtures.sse import EventCollector
 from tests.integration.test_prometheus_rules import alert_metric_names
 
 
@@ -133,3 +137,44 @@ def test_metrics_still_answer_when_the_database_is_gone(own_postgres: Any) -> No
     finally:
         server.stop()
         own_postgres.start()
+
+
+def _workers(server: Server) -> list[psutil.Process]:
+    """The supervisor's worker processes (not multiprocessing's resource tracker)."""
+    children = psutil.Process(server.process.pid).children()
+    return [c for c in children if "spawn_main" in " ".join(c.cmdline())]
+
+
+def _until(check: Any, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def test_killed_workers_leave_no_live_gauge_behind(fresh_db: str, server_factory: Any) -> None:
+    server = server_factory(fresh_db, workers=2)
+    shop = make_shop(server)
+    streams = [EventCollector(server.url, token=shop.kiosk_token) for _ in range(4)]
+    try:
+        for stream in streams:
+            stream.wait_for(lambda s: bool(s.parser.comments), what="stream open")
+        assert _scrape(server)["stockline_sse_subscribers"] == 4
+        workers = _workers(server)
+        assert len(workers) == 2
+        for worker in workers:
+            worker.send_signal(signal.SIGKILL)  # no shutdown: their gauges' files stay
+        psutil.wait_procs(workers, timeout=10)
+        _until(
+            lambda: len(set(_workers(server)) - set(workers)) == 2,
+            "the supervisor restarts both workers",
+        )
+        wait_healthy(server)
+    finally:
+        for stream in streams:
+            stream.close()
+    # the dead workers' last values (4 open streams; listener and leader flags) are gone
+    _until(lambda: _scrape(server)["stockline_sse_subscribers"] == 0, "stale stream count")
+    _until(lambda: _scrape(server)["stockline_listener_connected"] == 1, "listener gauge")
+    _until(lambda: _scrape(server)["stockline_worker_leader"] == 1, "leader gauge")
+    assert "forgot the live gauges of workers that are gone" in server.log_text()
