@@ -30,6 +30,21 @@ def _position(db_url: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def _settled(db_url: str) -> tuple[int, int]:
+    """_position once every committed event has its position: a purchase's events are
+    numbered after its answer (events/positions.py), so a position read at once can
+    miss the last of them."""
+
+    def unnumbered() -> int:
+        with psycopg.connect(db_url) as conn:
+            row = conn.execute("SELECT count(*) FROM inventory_events WHERE id IS NULL").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    _wait(lambda: unnumbered() == 0, what="the events written so far to be numbered")
+    return _position(db_url)
+
+
 def _wait(cond: Callable[[], bool], timeout: float = 15, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -77,7 +92,7 @@ def test_reconnect_with_last_event_id_replays_exactly_the_missed_events_then_liv
 
 def test_replay_while_writes_continue_has_no_gap_and_no_duplicate(shop: Shop) -> None:
     p = shop.create_product(stock=1000)
-    start, _ = _position(shop.db_url)
+    start, _ = _settled(shop.db_url)
     for _ in range(30):
         _buy(shop, p["id"])
     stop = threading.Event()
@@ -112,7 +127,7 @@ def _held_write(db_url: str, product_id: int) -> tuple[psycopg.Connection[Any], 
 def test_out_of_order_commit_never_skips_the_earlier_id(shop: Shop) -> None:
     a = shop.create_product(stock=100)
     b = shop.create_product(stock=100)
-    base, _ = _position(shop.db_url)
+    base, _ = _settled(shop.db_url)
     with EventCollector(shop.server.url, token=shop.kiosk_token) as live:
         live.wait_for(lambda s: bool(s.parser.comments), what="stream open")
         # transaction A takes id base+1 and stays open
@@ -189,7 +204,7 @@ def test_out_of_order_commit_never_skips_the_earlier_id(shop: Shop) -> None:
 
 def test_rolled_back_event_leaves_no_hole_in_the_ids(shop: Shop) -> None:
     a = shop.create_product(stock=10)
-    base, _ = _position(shop.db_url)
+    base, _ = _settled(shop.db_url)
     conn, _ = _held_write(shop.db_url, a["id"])
     conn.rollback()
     conn.close()
@@ -215,7 +230,7 @@ def test_id_older_than_retention_gets_one_reset_event_then_live(
     p = shop.create_product(stock=50)
     for _ in range(5):
         _buy(shop, p["id"])
-    last, _ = _position(shop.db_url)
+    last, _ = _settled(shop.db_url)
     _wait(lambda: _position(shop.db_url)[1] >= last, timeout=20, what="retention to prune")
     with psycopg.connect(shop.db_url) as conn:
         left = conn.execute("SELECT count(*) FROM inventory_events").fetchone()
@@ -263,7 +278,7 @@ def test_only_the_holder_of_the_prune_lock_deletes_events(
         )
         shop = make_shop(server)
         shop.create_product(stock=5)
-        last, _ = _position(fresh_db)
+        last, _ = _settled(fresh_db)
         # expired, both workers keep trying, but the lock is taken: nothing is deleted
         time.sleep(2.5)  # several prune rounds; the point is that none of them acts
         assert _position(fresh_db)[1] == 0
