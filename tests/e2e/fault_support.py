@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import httpx
 import psycopg
 
+from tests.fixtures.db import settled_last_event_id
 from tests.fixtures.sse import EventCollector
 
 
@@ -156,10 +157,7 @@ class ResumingSubscriber:
 
 
 def last_event_id(db_url: str) -> int:
-    with psycopg.connect(db_url) as conn:
-        row = conn.execute("SELECT last_id FROM inventory_event_counter").fetchone()
-    assert row is not None
-    return int(row[0])
+    return settled_last_event_id(db_url)
 
 
 def transactions_without_ledger(db_url: str, transaction_ids: list[int]) -> list[int]:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from tests.fixtures.db import settled_last_event_id
 from tests.fixtures.server import Server, Shop, make_shop
 from tests.fixtures.sse import EventCollector
 
@@ -93,10 +94,7 @@ def test_listener_killed_while_writes_continue_loses_and_repeats_nothing(
     shop: Shop = make_shop(server)
     product = shop.create_product(stock=100_000)
     streams = _streams_on_every_worker(server, shop.kiosk_token, 2)
-    with psycopg.connect(fresh_db) as conn:
-        row = conn.execute("SELECT last_id FROM inventory_event_counter").fetchone()
-    assert row is not None
-    start = int(row[0])
+    start = settled_last_event_id(fresh_db)
     stop = threading.Event()
     writes = 0
 
@@ -132,10 +130,7 @@ def test_listener_killed_while_writes_continue_loses_and_repeats_nothing(
     finally:
         stop.set()
         thread.join()
-    with psycopg.connect(fresh_db) as conn:
-        row = conn.execute("SELECT last_id FROM inventory_event_counter").fetchone()
-    assert row is not None
-    end = int(row[0])
+    end = settled_last_event_id(fresh_db)
     assert end - start == writes > 0
     try:
         for stream in streams.values():

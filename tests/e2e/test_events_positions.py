@@ -13,7 +13,7 @@ import httpx
 import psycopg
 
 from tests.e2e.alerts_support import wait_until
-from tests.fixtures.db import unpositioned
+from tests.fixtures.db import settled_last_event_id, unpositioned
 from tests.fixtures.server import Shop, make_shop
 from tests.fixtures.sse import EventCollector
 
@@ -56,7 +56,7 @@ def test_a_writer_committing_late_on_another_connection_is_delivered_after_earli
 ) -> None:
     late_product = shop.create_product(stock=100)["id"]
     other = shop.create_product(stock=100)["id"]
-    base = _last_id(shop.db_url)
+    base = settled_last_event_id(shop.db_url)
     with EventCollector(shop.server.url, token=shop.kiosk_token) as live:
         live.wait_for(lambda s: bool(s.parser.comments), what="stream open")
         late = psycopg.connect(shop.db_url)
@@ -102,7 +102,7 @@ def test_a_long_transaction_elsewhere_on_the_cluster_does_not_delay_delivery(
             conn.execute("SELECT pg_current_xact_id()")
         with EventCollector(shop.server.url, token=shop.kiosk_token) as live:
             live.wait_for(lambda s: bool(s.parser.comments), what="stream open")
-            base = _last_id(shop.db_url)
+            base = settled_last_event_id(shop.db_url)
             for n in range(1, 4):
                 _buy(shop, product)
                 live.wait_for(lambda s, n=n: base + n in s.ids, timeout=10, what="the purchase")
@@ -120,7 +120,7 @@ def test_a_session_holding_the_counter_row_holds_positions_back_visibly_until_it
 ) -> None:
     held_product = shop.create_product(stock=100)["id"]
     product = shop.create_product(stock=100)["id"]
-    base = _last_id(shop.db_url)
+    base = settled_last_event_id(shop.db_url)
     # a decision-0001 writer (psql, no setting) left open: it holds the counter row
     holder = psycopg.connect(shop.db_url)
     try:
@@ -159,7 +159,7 @@ def test_the_snapshot_numbers_the_committed_events_it_shows(
     server = server_factory(fresh_db, env={"STOCKLINE_EVENT_POSITION_SECONDS": "10"})
     shop = make_shop(server)
     product = shop.create_product(stock=100)["id"]
-    base = _last_id(fresh_db)
+    base = settled_last_event_id(fresh_db)
     with psycopg.connect(fresh_db) as writer:  # the service's way, without its numbering call
         writer.execute("SET stockline.event_positions = 'after_commit'")
         _write(writer, product)
@@ -185,10 +185,7 @@ def test_commands_whose_numbering_fails_still_answer_and_the_timer_numbers_them_
     server = server_factory(fresh_db, env={"STOCKLINE_EVENT_POSITION_SECONDS": "0.2"})
     shop = make_shop(server)
     product = shop.create_product(stock=100)["id"]
-    deadline = time.monotonic() + 15
-    while unpositioned(fresh_db) and time.monotonic() < deadline:  # the product's own
-        time.sleep(0.02)
-    base = _last_id(fresh_db)
+    base = settled_last_event_id(fresh_db)  # the product's own event numbered
     fn = "stockline_inventory_events_position_v1(integer)"
     with EventCollector(server.url, token=shop.kiosk_token) as live:
         live.wait_for(lambda s: bool(s.parser.comments), what="stream open")

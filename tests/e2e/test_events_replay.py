@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 
 from stockline.events.retention import PRUNE_LOCK_KEY
+from tests.fixtures.db import settled_last_event_id
 from tests.fixtures.server import Shop, make_shop
 from tests.fixtures.sse import EventCollector, assert_strictly_increasing
 
@@ -31,17 +32,8 @@ def _position(db_url: str) -> tuple[int, int]:
 
 
 def _settled(db_url: str) -> tuple[int, int]:
-    """_position once every committed event has its position: a purchase's events are
-    numbered after its answer (events/positions.py), so a position read at once can
-    miss the last of them."""
-
-    def unnumbered() -> int:
-        with psycopg.connect(db_url) as conn:
-            row = conn.execute("SELECT count(*) FROM inventory_events WHERE id IS NULL").fetchone()
-        assert row is not None
-        return int(row[0])
-
-    _wait(lambda: unnumbered() == 0, what="the events written so far to be numbered")
+    """_position once every committed event has its position (settled_last_event_id)."""
+    settled_last_event_id(db_url)
     return _position(db_url)
 
 
