@@ -52,3 +52,25 @@ def test_ledger_csv_streams_every_row_and_filters_by_product_and_time(shop: Shop
     ]
     assert list(csv.DictReader(io.StringIO(none.text))) == []
     assert backwards.status_code == 422
+
+
+def test_ledger_csv_to_a_date_without_time_includes_that_whole_day(shop: Shop) -> None:
+    a = shop.create_product(stock=3)
+    with shop.admin() as c:
+        rows = list(
+            csv.DictReader(
+                io.StringIO(c.get("/api/inventory/ledger.csv", params={"product_id": a["id"]}).text)
+            )
+        )
+        day = datetime.fromisoformat(rows[0]["created_at"]).astimezone(UTC).date()
+
+        def deltas(**params: str) -> list[int]:
+            resp = c.get("/api/inventory/ledger.csv", params={"product_id": a["id"], **params})
+            assert resp.status_code == 200, resp.text
+            return [int(r["delta"]) for r in csv.DictReader(io.StringIO(resp.text))]
+
+        assert deltas(**{"from": day.isoformat(), "to": day.isoformat()}) == [3]
+        assert deltas(to=(day - timedelta(days=1)).isoformat()) == []
+        # a time given is still an exclusive bound: midnight at the day's start leaves it out
+        assert deltas(to=f"{day.isoformat()}T00:00:00") == []
+        assert deltas(to="9999-12-31") == [3]

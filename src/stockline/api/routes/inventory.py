@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from stockline.alerts import snoozes
@@ -72,6 +73,9 @@ def _change_out(change: StockChange, global_tracking: bool) -> StockChangeOut:
     )
 
 
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _zoned(*times: datetime | None) -> list[datetime | None]:
     """Naive times are UTC; a naive one next to a zoned one is ambiguous, so refused."""
     given = [t for t in times if t is not None]
@@ -96,15 +100,21 @@ async def list_inventory(
     response_class=StreamingResponse,
     responses={200: {"description": "the ledger as CSV", "content": {"text/csv": {}}}},
     description="The ledger, oldest first, streamed as CSV; `product_id`, `from` (inclusive) "
-    "and `to` (exclusive) filter it. 'from' must not be after 'to' (422).",
+    "and `to` (exclusive) filter it. A date without a time is that day's start for `from` "
+    "and the end of that day for `to` (`from=2026-12-01&to=2026-12-01` is that whole day). "
+    "'from' must not be after 'to' (422).",
 )
 async def ledger_csv(
+    request: Request,
     services: ServicesDep,
     admin: Admin,
     product_id: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
     from_: Annotated[Moment | None, Query(alias="from")] = None,
     to: Annotated[Moment | None, Query()] = None,
 ) -> StreamingResponse:
+    if to is not None and _DATE_ONLY.fullmatch(request.query_params.get("to", "")):
+        # through the end of the day named; after 9999-12-31 nothing is left out
+        to = to + timedelta(days=1) if to < datetime.max - timedelta(days=1) else None
     from_, to = _zoned(from_, to)
     if from_ and to and from_ > to:
         raise InvalidInput("'from' must not be after 'to'")
