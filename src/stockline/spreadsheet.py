@@ -8,10 +8,17 @@ from __future__ import annotations
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _guarded(cell: str) -> bool:
+    """A formula start, or apostrophes before one ("'=x" is an apostrophe guarding "=x")."""
+    return cell.lstrip("'").startswith(_FORMULA_START)
+
+
 def neutralise(cell: str) -> str:
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+    """One more apostrophe before a formula start, however many are there already, so
+    that `restore` takes off exactly the one added here: "=x" -> "'=x", "'=x" -> "''=x"."""
+    return "'" + cell if _guarded(cell) else cell
 
 
 def restore(cell: str) -> str:
     """Undo `neutralise`: only an apostrophe that guards a formula start is ours."""
-    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_START) else cell
+    return cell[1:] if cell.startswith("'") and _guarded(cell[1:]) else cell

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from stockline.inventory.catalogue_csv import COLUMNS, export_cells, parse_catalogue
 from stockline.spreadsheet import neutralise, restore
 
@@ -102,6 +105,10 @@ def test_formula_cells_are_neutralised_on_export_and_restored_on_import() -> Non
         assert restore(neutralise(cell)) == cell
     assert neutralise("plain") == "plain"
     assert restore("'quoted by a person") == "'quoted by a person"
+    # a value that already starts with guarding apostrophes keeps them through a round trip
+    for cell in ("'=already", "''@twice", "'", "''", "'plain", "=", "'=", "x'=y"):
+        assert restore(neutralise(cell)) == cell, cell
+    assert neutralise("'=already") == "''=already"
     data = (HEADER + "\n'=cmd,'@name,1,,'+cat,,\n").encode()
     row = parse_catalogue(data).rows[0]
     assert (row.sku, row.name, row.category) == ("=cmd", "@name", "+cat")
@@ -117,3 +124,10 @@ def test_export_cells_follow_the_import_columns() -> None:
         1, "=X", "Name", 5, None, True, -3, "Cat", None, now, now, -3, False, True, True, None
     )
     assert export_cells(product) == ["'=X", "Name", 5, "", "Cat", "", 0]
+
+
+@given(st.text(alphabet=st.sampled_from("'=+-@\t\rax, "), max_size=8) | st.text(max_size=8))
+def test_every_cell_survives_the_round_trip_and_never_leaves_as_a_formula(cell: str) -> None:
+    out = neutralise(cell)
+    assert not out.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert restore(out) == cell
