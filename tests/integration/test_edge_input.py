@@ -247,3 +247,54 @@ def test_a_413_carries_the_security_headers(shop: Shop) -> None:
         )
     assert resp.status_code == 413
     _assert_problem(resp, "413")
+
+
+def test_null_for_a_field_that_cannot_be_null_is_a_422_and_changes_nothing(
+    shop: Shop, product: dict[str, Any]
+) -> None:
+    with shop.admin() as admin:
+        me = admin.get("/api/admin/admins").json()[0]["id"]
+        kiosk = admin.get("/api/admin/kiosks").json()[0]["id"]
+        cases = [
+            *[
+                ("PATCH", f"/api/products/{product['id']}", {f: None})
+                for f in ("name", "price_cents", "active")
+            ],
+            *[("PATCH", f"/api/admin/admins/{me}", {f: None}) for f in ("disabled", "password")],
+            *[("PATCH", f"/api/admin/kiosks/{kiosk}", {f: None}) for f in ("disabled", "name")],
+            *[
+                ("PUT", "/api/admin/config", {f: None})
+                for f in (
+                    "notification_recipients",
+                    "inventory_tracking_enabled",
+                    "notification_digest",
+                    "notification_webhooks",
+                )
+            ],
+        ]
+        before = fingerprint(shop.db_url)
+        for method, path, body in cases:
+            resp = admin.request(method, path, json=body)
+            _assert_problem(resp, (method, path, body))
+            assert resp.status_code == 422, (path, body, resp.text)
+            assert "may not be null" in resp.text, resp.text
+        assert fingerprint(shop.db_url) == before
+        # where null means "clear", it still does
+        cleared = admin.patch(f"/api/products/{product['id']}", json={"category": None})
+        assert cleared.status_code == 200, cleared.text
+
+
+def test_an_unknown_notification_type_or_status_filter_is_a_422(shop: Shop) -> None:
+    from typing import get_args
+
+    from stockline.alerts.channels import KNOWN_TYPES
+    from stockline.api.routes.notifications import TypeFilter
+
+    assert set(get_args(TypeFilter)) == KNOWN_TYPES  # the filter offers what is written
+    with shop.admin() as admin:
+        for params in ({"type": "bogus"}, {"status": "bogus"}):
+            resp = admin.get("/api/admin/notifications", params=params)
+            _assert_problem(resp, params)
+            assert resp.status_code == 422, resp.text
+        for kind in sorted(KNOWN_TYPES):
+            assert admin.get("/api/admin/notifications", params={"type": kind}).status_code == 200

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -17,6 +17,7 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 ID_MAX = 2**63 - 1
@@ -127,6 +128,23 @@ class _In(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
 
 
+# A field a client may leave out (to keep its value) but not send as null: None is its
+# default, never a value; /openapi.json does not offer null for it.
+Unless = SkipJsonSchema[None]
+
+
+def _refuse_null(value: object) -> object:
+    if value is None:
+        raise PydanticCustomError(
+            "null_not_allowed", "may not be null: leave the field out to keep its value"
+        )
+    return value
+
+
+def _not_null(*fields: str) -> Any:
+    return field_validator(*fields, mode="before")(_refuse_null)
+
+
 class LoginIn(_In):
     email: Annotated[Text, StringConstraints(min_length=1, max_length=320)]
     password: Annotated[Text, StringConstraints(min_length=1, max_length=1024)]
@@ -148,13 +166,15 @@ class ProductCreate(_In):
 
 
 class ProductPatch(_In):
-    name: Text200 | None = None
-    price_cents: Annotated[int, Field(ge=0, le=PRICE_MAX), _WHOLE] | None = None
+    name: Text200 | Unless = None
+    price_cents: Annotated[int, Field(ge=0, le=PRICE_MAX), _WHOLE] | Unless = None
     low_stock_threshold: Threshold | None = None
-    active: bool | None = None
+    active: bool | Unless = None
     # null clears these; an absent field leaves them alone
     category: Category | None = None
     barcode: Barcode | None = None
+
+    _present = _not_null("name", "price_cents", "active")
 
 
 class PurchaseItemIn(_In):
@@ -222,11 +242,18 @@ class ConfigIn(_In):
             list[Annotated[Text, Field(min_length=3, max_length=320, json_schema_extra=_EMAIL)]],
             Field(max_length=100),
         ]
-        | None
+        | Unless
     ) = None
-    inventory_tracking_enabled: bool | None = None
-    notification_digest: DigestIn | None = None
-    notification_webhooks: Annotated[list[WebhookIn], Field(max_length=10)] | None = None
+    inventory_tracking_enabled: bool | Unless = None
+    notification_digest: DigestIn | Unless = None
+    notification_webhooks: Annotated[list[WebhookIn], Field(max_length=10)] | Unless = None
+
+    _present = _not_null(
+        "notification_recipients",
+        "inventory_tracking_enabled",
+        "notification_digest",
+        "notification_webhooks",
+    )
 
 
 # ---------------------------------------------------------------- answers
@@ -495,8 +522,10 @@ class AdminCreateIn(_In):
 
 
 class AdminPatchIn(_In):
-    disabled: bool | None = None
-    password: Password | None = None  # a reset: every session of that admin ends
+    disabled: bool | Unless = None
+    password: Password | Unless = None  # a reset: every session of that admin ends
+
+    _present = _not_null("disabled", "password")
 
 
 class KioskCreateIn(_In):
@@ -504,8 +533,10 @@ class KioskCreateIn(_In):
 
 
 class KioskPatchIn(_In):
-    disabled: bool | None = None
-    name: Text200 | None = None
+    disabled: bool | Unless = None
+    name: Text200 | Unless = None
+
+    _present = _not_null("disabled", "name")
 
 
 class AdminAccountOut(_Out):
