@@ -284,17 +284,15 @@ def test_null_for_a_field_that_cannot_be_null_is_a_422_and_changes_nothing(
         assert cleared.status_code == 200, cleared.text
 
 
-def test_an_unknown_notification_type_or_status_filter_is_a_422(shop: Shop) -> None:
-    from typing import get_args
-
-    from stockline.alerts.channels import KNOWN_TYPES
-    from stockline.api.routes.notifications import TypeFilter
-
-    assert set(get_args(TypeFilter)) == KNOWN_TYPES  # the filter offers what is written
+def test_an_unknown_notification_status_is_a_422_and_an_unknown_type_finds_nothing(
+    shop: Shop,
+) -> None:
+    # status is a closed set (SPEC 1's states); type is open (new kinds of notification
+    # are added over time), so a well-formed type nobody wrote yet just matches no row
     with shop.admin() as admin:
-        for params in ({"type": "bogus"}, {"status": "bogus"}):
-            resp = admin.get("/api/admin/notifications", params=params)
-            _assert_problem(resp, params)
-            assert resp.status_code == 422, resp.text
-        for kind in sorted(KNOWN_TYPES):
-            assert admin.get("/api/admin/notifications", params={"type": kind}).status_code == 200
+        resp = admin.get("/api/admin/notifications", params={"status": "bogus"})
+        _assert_problem(resp, "status=bogus")
+        assert resp.status_code == 422, resp.text
+        found = admin.get("/api/admin/notifications", params={"type": "bogus"})
+        assert found.status_code == 200, found.text
+        assert found.json()["items"] == []

@@ -7,18 +7,16 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 
 from stockline.alerts import reports
 from stockline.api.deps import Admin, Conn
-from stockline.api.schemas import ID_MAX
+from stockline.api.schemas import ID_MAX, Text
 
 router = APIRouter(prefix="/api/admin", tags=["notifications"])
 NotificationId = Annotated[int, Path(ge=1, le=ID_MAX)]
 StatusFilter = Literal["pending", "sending", "retrying", "sent", "failed", "suppressed"]
-# every type the service writes (alerts/channels.py KNOWN_TYPES): another is a 422, as
-# an unknown status is
-TypeFilter = Literal["low_stock", "negative_stock"]
+TypeFilter = Annotated[Text, StringConstraints(min_length=1, max_length=64)]
 
 # ---------------------------------------------------------------- answers
 
