@@ -18,6 +18,7 @@ from tests.browser.conftest import (
     card,
     collect_errors,
     pair_kiosk,
+    wait_live,
     wait_until,
 )
 from tests.e2e.fault_support import run_verify
@@ -60,6 +61,7 @@ def _kiosk_tab(ctx: BrowserContext, shop: Shop, *, pair: bool = True) -> Page:
     else:
         page.goto(shop.server.url + "/kiosk")
         expect(page.locator("#shop")).to_be_visible()
+        wait_live(page)  # its stream is open, so losing the server reads "reconnecting"
     # the service worker has the shell cached: a reload without the server works
     expect(page.locator("body")).to_have_attribute("data-offline-ready", "true", timeout=15_000)
     return page
