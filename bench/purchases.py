@@ -160,6 +160,23 @@ def raw_script(ids: list[int], *, notify: bool) -> str:
     return "\n".join(body)
 
 
+# the service's statements' parameters as pgbench sees them (variables of _lines)
+PGBENCH_PARAMS = {
+    "scope": "'kiosk:bench'",
+    "key": "(:client_id || '-' || random()::text)",
+    "hash": "'\\x00'::bytea",
+    "kiosk_id": "NULL",
+    "product_ids": "ARRAY[:p1, :p2, :p3]",
+    "quantities": "ARRAY[1,1,1]",
+    "wait_ms": "1000",
+}
+
+
+def as_pgbench(query: str) -> str:
+    """A named query (db/queries) on one line, its %(name)s parameters as pgbench's."""
+    return " ".join(re.sub(r"%\((\w+)\)s", lambda m: PGBENCH_PARAMS[m.group(1)], query).split())
+
+
 def service_script(ids: list[int], design: str) -> str:
     """The service's own statement with pgbench variables for its parameters.
 
@@ -171,22 +188,9 @@ def service_script(ids: list[int], design: str) -> str:
     counter row). "b": the writer side of the xid-horizon design: events without a lock,
     one NOTIFY per transaction (its reader side, delivery below pg_snapshot_xmin, costs
     writers nothing)."""
-    mapping = {
-        "scope": "'kiosk:bench'",
-        "key": "(:client_id || '-' || random()::text)",
-        "hash": "'\\x00'::bytea",
-        "kiosk_id": "NULL",
-        "product_ids": "ARRAY[:p1, :p2, :p3]",
-        "quantities": "ARRAY[1,1,1]",
-        "wait_ms": "1000",
-    }
-
-    def sql(q: str) -> str:
-        return " ".join(re.sub(r"%\((\w+)\)s", lambda m: mapping[m.group(1)], q).split())
-
-    statement = sql(load("inventory")["insert_purchase"])
+    statement = as_pgbench(load("inventory")["insert_purchase"])
     if design == "c":
-        numbering = sql(load("events")["update_event_positions"])
+        numbering = as_pgbench(load("events")["update_event_positions"])
         return "\n".join([*_lines(ids), statement + ";", numbering + ";"])
     if design == "b":
         return "\n".join(
