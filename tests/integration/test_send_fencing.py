@@ -87,10 +87,14 @@ def test_a_leader_whose_lock_session_ended_sends_nothing_and_hands_its_claim_bac
                 assert claimed.id == note
                 assert await n.renew_lease_before_send(conn, claimed, lease_seconds=30, term=term)
 
-                await conn.execute(
-                    "SELECT pg_terminate_backend(backend_pid) FROM notification_worker_leader"
+                # pg_terminate_backend only signals; with a timeout it waits until the
+                # backend has exited (PostgreSQL 14+), so its lock is gone from pg_locks
+                cur = await conn.execute(
+                    "SELECT pg_terminate_backend(backend_pid, 5000) AS gone"
+                    " FROM notification_worker_leader"
                 )
-                # the session is gone at once from pg_locks, whatever the process believes
+                assert (await cur.fetchone()) == {"gone": True}
+                # the session is gone from pg_locks, whatever the process believes
                 assert not await n.renew_lease_before_send(
                     conn, claimed, lease_seconds=30, term=term
                 )
