@@ -39,8 +39,12 @@ class RuntimeConfig:
 
 
 def normalise_recipients(addresses: list[str]) -> list[str]:
-    """RFC 5322 syntax without DNS; every bad address is named in one error."""
+    """RFC 5322 syntax without DNS; every bad address is named in one error. An address
+    given twice, also in another letter case, is kept once, as first written: mail
+    systems treat the local part case-insensitively, and a second copy would mail the
+    same mailbox twice for every alert."""
     good: list[str] = []
+    seen: set[str] = set()
     errors: list[dict[str, object]] = []
     for index, address in enumerate(addresses):
         try:
@@ -54,7 +58,9 @@ def normalise_recipients(addresses: list[str]) -> list[str]:
                 }
             )
             continue
-        if checked.normalized not in good:
+        folded = checked.normalized.casefold()
+        if folded not in seen:
+            seen.add(folded)
             good.append(checked.normalized)
     if errors:
         names = ", ".join(repr(e["input"]) for e in errors)
