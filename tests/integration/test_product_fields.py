@@ -89,3 +89,28 @@ def test_openapi_describes_category_and_barcode(shop: Shop) -> None:
         schemas = c.get("/openapi.json").json()["components"]["schemas"]
     for model in ("ProductCreate", "ProductPatch", "ProductOut"):
         assert {"category", "barcode"} <= set(schemas[model]["properties"]), model
+
+
+def test_a_patch_that_changes_nothing_leaves_updated_at_and_a_real_change_moves_it(
+    shop: Shop,
+) -> None:
+    p = shop.create_product(category="Drinks", barcode=_barcode())
+    with shop.admin() as c:
+        before = c.get(f"/api/products/{p['id']}").json()
+        empty = c.patch(f"/api/products/{p['id']}", json={})
+        same = c.patch(
+            f"/api/products/{p['id']}",
+            json={
+                "name": before["name"],
+                "price_cents": before["price_cents"],
+                "low_stock_threshold": before["low_stock_threshold"],
+                "active": before["active"],
+                "category": before["category"],
+                "barcode": before["barcode"],
+            },
+        )
+        changed = c.patch(f"/api/products/{p['id']}", json={"category": None})
+    assert empty.status_code == same.status_code == changed.status_code == 200
+    assert empty.json()["updated_at"] == same.json()["updated_at"] == before["updated_at"]
+    assert changed.json()["updated_at"] > before["updated_at"]
+    assert changed.json()["category"] is None

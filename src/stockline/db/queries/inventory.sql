@@ -36,6 +36,8 @@ SELECT stockline_inventory_snapshot_refresh(%(product_id)s, NULL, NULL, NULL);
 SELECT id FROM products WHERE id = %(product_id)s FOR UPDATE;
 
 -- name: update_product
+-- updated_at moves only when a value does: an empty PATCH, or one that repeats the
+-- current values, changes nothing (the right-hand sides read the row before the update)
 UPDATE products
    SET name = COALESCE(%(name)s, name),
        price_cents = COALESCE(%(price_cents)s, price_cents),
@@ -44,7 +46,17 @@ UPDATE products
        active = COALESCE(%(active)s, active),
        category = CASE WHEN %(set_category)s THEN %(category)s ELSE category END,
        barcode = CASE WHEN %(set_barcode)s THEN %(barcode)s ELSE barcode END,
-       updated_at = now()
+       updated_at = CASE
+           WHEN (COALESCE(%(name)s, name),
+                 COALESCE(%(price_cents)s, price_cents),
+                 CASE WHEN %(set_threshold)s THEN %(low_stock_threshold)s
+                      ELSE low_stock_threshold END,
+                 COALESCE(%(active)s, active),
+                 CASE WHEN %(set_category)s THEN %(category)s ELSE category END,
+                 CASE WHEN %(set_barcode)s THEN %(barcode)s ELSE barcode END)
+                IS DISTINCT FROM
+                (name, price_cents, low_stock_threshold, active, category, barcode)
+           THEN now() ELSE updated_at END
  WHERE id = %(product_id)s
 RETURNING id;
 
