@@ -15,6 +15,7 @@ from stockline import alerts
 from stockline.api import problems
 from stockline.api.deps import Services
 from stockline.api.event_stream import EventStreamFastPath
+from stockline.api.methods import HeadAsGet
 from stockline.api.middleware import BodyLimit, Observe
 from stockline.api.purchasing import PurchaseFastPath
 from stockline.api.routes import (
@@ -227,6 +228,8 @@ def create_app(settings: Settings | None = None, *, exit_when_stuck: bool = Fals
         max_bytes=settings.max_body_bytes,
         per_path={"/api/products/import": settings.import_max_bytes},
     )
+    # HEAD is served wherever GET is (api/methods.py); inside Observe, which counts it
+    app.add_middleware(HeadAsGet)
     app.add_middleware(Observe)
     # outermost: long-lived event streams skip the per-request stack (see its docstring)
     app.add_middleware(EventStreamFastPath)

@@ -161,6 +161,40 @@ def test_unknown_route_and_method_are_problems(shop: Shop) -> None:
     )
 
 
+def test_a_405_allows_every_method_its_path_serves(shop: Shop) -> None:
+    p = shop.create_product()
+    with shop.admin() as c:
+        answers = {
+            "DELETE /api/products": c.delete("/api/products"),
+            "PUT /api/products/{id}": c.put(f"/api/products/{p['id']}", json={}),
+            "GET /api/purchases": c.get("/api/purchases"),
+            "HEAD /api/purchases": c.head("/api/purchases"),
+            "HEAD /api/inventory/events": c.head("/api/inventory/events"),
+        }
+    assert {k: (r.status_code, r.headers.get("allow")) for k, r in answers.items()} == {
+        "DELETE /api/products": (405, "GET, HEAD, POST"),
+        "PUT /api/products/{id}": (405, "GET, HEAD, PATCH"),
+        "GET /api/purchases": (405, "POST"),
+        "HEAD /api/purchases": (405, "POST"),
+        # the stream never ends, so it has no HEAD
+        "HEAD /api/inventory/events": (405, "GET"),
+    }
+
+
+def test_head_answers_like_get_without_a_body(shop: Shop) -> None:
+    p = shop.create_product()
+    with shop.admin() as c:
+        for path in ("/healthz", "/api/products", f"/api/products/{p['id']}", "/admin"):
+            got, head = c.get(path), c.head(path)
+            assert (head.status_code, head.content) == (got.status_code, b""), path
+            assert head.headers["content-type"] == got.headers["content-type"], path
+            assert head.headers["content-length"] == str(len(got.content)), path
+        missing = c.head("/api/products/999999999")
+    assert missing.status_code == 404 and missing.content == b""
+    with shop.kiosk() as k:
+        assert k.head("/api/admin/config").status_code == 403
+
+
 def test_duplicate_sku_is_409(shop: Shop) -> None:
     p = shop.create_product()
     with shop.admin() as c:

@@ -127,3 +127,9 @@ def test_an_unexpected_error_logs_frames_but_not_messages(
     assert "builtins.ValueError" in logged and "builtins.RuntimeError" in logged
     assert "test_problems.py" in logged  # the frames are there
     assert "hunter2" not in logged
+
+
+def test_the_endless_answers_without_head_are_the_event_stream() -> None:
+    from stockline.api import event_stream, methods
+
+    assert frozenset({event_stream.PATH}) == methods.ENDLESS

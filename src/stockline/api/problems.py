@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stockline import errors
+from stockline.api.methods import allowed_methods
 from stockline.api.openapi import PROBLEM_MEDIA_TYPE, install_openapi
 
 log = logging.getLogger(__name__)
@@ -247,6 +248,10 @@ def redacted_traceback(exc: BaseException) -> str:
 
 
 async def _handle(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, StarletteHTTPException) and exc.status_code == 405:
+        # the router names the methods of the first route it matched; the path has more
+        allow = allowed_methods(request.app.router.routes, request.scope)
+        exc = StarletteHTTPException(405, exc.detail, headers={"Allow": allow})
     return answer(exc, request.url.path)
 
 
