@@ -117,6 +117,7 @@ def test_three_baskets_bought_while_the_server_is_dead_survive_a_reload_and_land
 
     page.reload()  # the server is still dead: the service worker answers
     expect(page.locator("#shop")).to_be_visible()
+    _went_offline(page)  # this page never reached its server: not "connecting" for good
     expect(status).to_have_text("offline — 3 sales waiting")
     expect(card(page, cola)).to_contain_text("20 in stock")  # the last known stock…
     expect(page.locator("#stock-age")).to_contain_text("Stock as of")  # …with its age

@@ -288,8 +288,10 @@ window.SL = (function () {
         if (this.stopped) return;
         if (es.readyState === EventSource.CONNECTING) {
           // the browser retries by itself and sends Last-Event-ID
+          // a failed first attempt is a lost connection too (a tab opened while the
+          // server is down): "connecting" is only the time before the first answer
           this.dropped = true;
-          if (this.state !== "offline") this.setState(this.everOpen ? "reconnecting" : "connecting");
+          if (this.state !== "offline") this.setState("reconnecting");
           return;
         }
         es.close();
@@ -343,7 +345,7 @@ window.SL = (function () {
       // 404/405: a proxy in front does not pass the stream through: poll instead
       if (status === 404 || status === 405) { this.startPolling(); return; }
       if (status === 401 || status === 403) { if (this.h.onAuthLost) this.h.onAuthLost(); return; }
-      if (this.state !== "offline") this.setState(this.everOpen ? "reconnecting" : "connecting");
+      if (this.state !== "offline") this.setState("reconnecting");
       this.reconnectSoon(this.backoff);
       this.backoff = Math.min(this.backoff * 2, 10000);
     }
