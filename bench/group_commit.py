@@ -1,68 +1,37 @@
-"""Would app-level group commit pay? The purchase statement one per transaction beside
-batches of k purchases in one transaction, same run (issue 11, decision 0003).
+"""Does sharing one statement among purchases pay? The service's purchase statement one
+per transaction beside its batch statement (migration 0028), same run (issue 11,
+decision 0003).
 
     python -m bench.group_commit [--seconds 5] [--rounds 2]
 
-A prototype only: the batch function (`bench_group_commit`, created in the bench's own
-scratch database, never in the service's migrations) runs the service's own
-`stockline_transactions_purchase_v1` once per purchase, each in its own subtransaction
-(an EXCEPTION block, so a refused purchase rolls back alone), under one COMMIT.
+pgbench on one scratch database, 3-line purchases with an Idempotency-Key each, events
+positioned after commit (as on the service's connections); numbering is left out on
+both sides (the service shares it between purchases already). Cases:
 
-- "prelock": the batch first locks every product of every purchase in id order. Without
-  it two batches lock one another's products in opposite orders and deadlock (the rows
-  without prelock show it: throughput collapses and p99 is `deadlock_timeout`).
-- 8 concurrent purchases each time: 8 single clients, 2 clients of 4, 4 clients of 2.
-- Baseline in the same run: the raw kiosk SQL of bench/purchases at 8 clients.
-Every purchase has 3 lines and an Idempotency-Key. Numbering (decision 0003) is left
-out on both sides: it is shared between purchases already.
+- the raw kiosk SQL of bench/purchases at 8 clients (the baseline);
+- one purchase a transaction: `stockline_transactions_purchase_v1`, 8 clients;
+- batches of k: `stockline_transactions_purchase_batch_v1` with k purchases a call, so
+  8 purchases in flight (k=2: 4 clients, k=4: 2 clients), and k=8 from 1 and 2 clients.
+
+Besides purchases/s it prints PostgreSQL's CPU per purchase: the machine's busy time
+over the phase less pgbench's own (so run it on a quiet machine).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
+from collections.abc import Callable
+from typing import Any
 
 import psycopg
 
 from bench._common import database, machine
-from bench.purchases import (
-    AFTER_COMMIT,
-    RAW_SETUP,
-    _lines,
-    as_pgbench,
-    pg_load,
-    raw_script,
-    seed,
-)
+from bench.purchases import AFTER_COMMIT, RAW_SETUP, _lines, as_pgbench, pg_load, raw_script, seed
 from stockline.db.queries import load
 
-BATCH_FUNCTION = """
-CREATE FUNCTION bench_group_commit(
-    p_scopes text[], p_keys text[], p_hashes bytea[], p_kiosk_ids bigint[],
-    p_lengths integer[], p_product_ids bigint[], p_quantities integer[], p_prelock boolean
-) RETURNS jsonb[] LANGUAGE plpgsql AS $$
-DECLARE
-    v_out   jsonb[] := '{}';
-    v_start integer := 1;
-    v_n     integer;
-BEGIN
-    IF p_prelock THEN
-        PERFORM 1 FROM products WHERE id = ANY(p_product_ids) ORDER BY id FOR UPDATE;
-    END IF;
-    FOR i IN 1 .. cardinality(p_lengths) LOOP
-        v_n := p_lengths[i];
-        BEGIN
-            v_out := v_out || stockline_transactions_purchase_v1(p_scopes[i], p_keys[i],
-                p_hashes[i], p_kiosk_ids[i], p_product_ids[v_start:v_start + v_n - 1],
-                p_quantities[v_start:v_start + v_n - 1]);
-        EXCEPTION WHEN OTHERS THEN
-            v_out := v_out || jsonb_build_object('outcome', 'error', 'sqlstate', SQLSTATE);
-        END;
-        v_start := v_start + v_n;
-    END LOOP;
-    RETURN v_out;
-END $$;
-ALTER FUNCTION bench_group_commit SET plan_cache_mode = force_generic_plan;
-"""
+TOKEN_HASH = "'\\x01'::bytea"  # the bench kiosk's (its token is never needed)
 
 
 def single_script(ids: list[int]) -> str:
@@ -70,8 +39,8 @@ def single_script(ids: list[int]) -> str:
     return "\n".join([*_lines(ids), as_pgbench(load("inventory")["insert_purchase"]) + ";"])
 
 
-def batch_script(ids: list[int], k: int, prelock: bool) -> str:
-    """k purchases of 3 lines in one call of the batch function."""
+def batch_script(ids: list[int], k: int) -> str:
+    """k purchases of 3 lines in one call of the service's batch statement."""
     lines: list[str] = []
     products: list[str] = []
     for j in range(k):
@@ -79,16 +48,36 @@ def batch_script(ids: list[int], k: int, prelock: bool) -> str:
             lines.append(line.replace(f"p{n} ", f"p{j}_{n} "))
             products.append(f":p{j}_{n}")
     keys = ", ".join(f"(:client_id || '-{j}-' || random()::text)" for j in range(k))
+    owners = ", ".join(str(j + 1) for j in range(k) for _ in range(3))
     return "\n".join(
         [
             *lines,
-            f"SELECT bench_group_commit(array_fill('kiosk:bench'::text, ARRAY[{k}]),"
-            f" ARRAY[{keys}], array_fill('\\x00'::bytea, ARRAY[{k}]),"
-            f" array_fill(NULL::bigint, ARRAY[{k}]), array_fill(3, ARRAY[{k}]),"
-            f" ARRAY[{', '.join(products)}]::bigint[], array_fill(1, ARRAY[{3 * k}]),"
-            f" {str(prelock).lower()});",
+            f"SELECT stockline_transactions_purchase_batch_v1(array_fill({TOKEN_HASH},"
+            f" ARRAY[{k}]), ARRAY[{keys}], array_fill('\\x00'::bytea, ARRAY[{k}]),"
+            f" ARRAY[{owners}], ARRAY[{', '.join(products)}]::bigint[],"
+            f" array_fill(1, ARRAY[{3 * k}]));",
         ]
     )
+
+
+def _busy() -> float:
+    """Seconds of CPU the machine spent (Linux /proc/stat), less what this process's
+    children (pgbench) did."""
+    with open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, irq, softirq = map(int, f.readline().split()[1:8])
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ticks = os.sysconf("SC_CLK_TCK")
+    busy = (user + nice + system + irq + softirq) / ticks
+    return busy - children.ru_utime - children.ru_stime
+
+
+def measured(
+    run: Callable[[], dict[str, Any]], per_call: int, seconds: float
+) -> tuple[float, float]:
+    """(purchases/s, PostgreSQL CPU µs per purchase) of one pgbench phase."""
+    before = _busy()
+    rate = run()["tps"] * per_call
+    return rate, 1e6 * (_busy() - before) / max(1.0, rate * seconds)
 
 
 def main() -> None:
@@ -101,23 +90,28 @@ def main() -> None:
         ids = seed(url, 60)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(RAW_SETUP)
-            conn.execute(BATCH_FUNCTION)
-        print("| round | case | clients | purchases/s | p99 ms (a call) | / raw |")
+            conn.execute(f"INSERT INTO kiosks (name, token_hash) VALUES ('bench', {TOKEN_HASH})")
+        print("| round | case | clients | purchases/s | PostgreSQL CPU µs a purchase | / raw |")
         print("|---|---|---:|---:|---:|---:|")
+        s = args.seconds
         for rnd in range(1, args.rounds + 1):
-            raw = pg_load(url, raw_script(ids, notify=False), 8, args.seconds)["tps"]
-            print(f"| {rnd} | raw kiosk SQL | 8 | {raw:,.0f} | - | 100 % |", flush=True)
+            raw, raw_cpu = measured(lambda: pg_load(url, raw_script(ids, notify=False), 8, s), 1, s)
+            print(
+                f"| {rnd} | raw kiosk SQL | 8 | {raw:,.0f} | {raw_cpu:,.0f} | 100 % |", flush=True
+            )
             cases = [("one purchase a transaction", single_script(ids), 8, 1)]
-            for k, clients in ((4, 2), (2, 4), (8, 1)):
-                for prelock in (True, False):
-                    name = f"batches of {k}" + (", prelock" if prelock else ", no prelock")
-                    cases.append((name, batch_script(ids, k, prelock), clients, k))
+            for k, clients in ((2, 4), (4, 2), (8, 1), (8, 2)):
+                cases.append((f"batches of {k}", batch_script(ids, k), clients, k))
             for name, script, clients, k in cases:
-                r = pg_load(url, script, clients, args.seconds, AFTER_COMMIT)
-                rate = r["tps"] * k
+                rate, cpu = measured(
+                    lambda script=script, clients=clients: pg_load(  # type: ignore[misc]
+                        url, script, clients, s, AFTER_COMMIT
+                    ),
+                    k,
+                    s,
+                )
                 print(
-                    f"| {rnd} | {name} | {clients} | {rate:,.0f} | {r['p99_ms']:.1f}"
-                    f" | {rate / raw:.0%} |",
+                    f"| {rnd} | {name} | {clients} | {rate:,.0f} | {cpu:,.0f} | {rate / raw:.0%} |",
                     flush=True,
                 )
 

@@ -38,6 +38,7 @@ from stockline.db.pool import make_pool
 from stockline.db.queries import load
 from stockline.events.service import EventsService, stop_on_signals
 from stockline.inventory.ledger import prune_idempotency_keys
+from stockline.inventory.purchase_batch import PurchaseBatcher
 from stockline.logs import configure_logging
 from stockline.system_config import ConfigCache
 from stockline.tasks import TaskOwner, exit_process, exit_unless_done
@@ -99,6 +100,7 @@ def build_services(settings: Settings) -> Services:
         config=config,
         worker=worker,
         events=events,
+        purchases=PurchaseBatcher(pool, max_batch=settings.purchase_batch_max),
     )
 
 
@@ -124,6 +126,9 @@ async def stop(services: Services, tasks: TaskOwner) -> list[str]:
     with contextlib.suppress(Exception):
         await services.worker.leader.release()
     survivors = await tasks.stop(grace_seconds=_TASK_STOP_SECONDS)
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(_TASK_STOP_SECONDS):
+            await services.purchases.close()
     await services.pool.close(timeout=2)
     return survivors
 

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     event_position_seconds: float = Field(
         default=0.25, gt=0, le=10, alias="STOCKLINE_EVENT_POSITION_SECONDS"
     )
+    # kiosk purchases that arrive while the process's previous one is in the database go
+    # together, up to this many, in one statement (inventory/purchase_batch.py); 1: never
+    purchase_batch_max: int = Field(default=8, ge=1, le=64, alias="STOCKLINE_PURCHASE_BATCH_MAX")
 
     # Kiosk (SPEC §7.5): a basket untouched this long gets a countdown, then clears
     kiosk_idle_seconds: float = Field(

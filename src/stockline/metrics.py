@@ -31,6 +31,11 @@ PURCHASE_FAST_PATH = Counter(
     "stockline_purchase_fast_path_total",
     "POST /api/purchases requests answered before FastAPI's routing (api/purchasing.py)",
 )
+PURCHASE_BATCH_SIZE = Histogram(
+    "stockline_purchase_batch_size",
+    "Kiosk purchases sent to the database in one statement (inventory/purchase_batch.py)",
+    buckets=(1, 2, 3, 4, 6, 8, 12, 16, 32),
+)
 SSE_SUBSCRIBERS = Gauge(
     "stockline_sse_subscribers", "Open SSE streams", multiprocess_mode="livesum"
 )

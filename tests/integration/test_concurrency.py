@@ -63,6 +63,16 @@ def test_200_concurrent_purchases_in_shuffled_order_all_succeed_and_balance(
         )
         assert rows == clients * per_client
     assert scalar(fresh_db, "SELECT count(*) FROM transactions") == clients * per_client
+    # purchases that arrived together committed together (inventory/purchase_batch.py):
+    # some transaction rows share the xmin of one database transaction
+    assert (
+        scalar(
+            fresh_db,
+            "SELECT count(*) FROM (SELECT xmin::text FROM transactions"
+            " GROUP BY xmin::text HAVING count(*) > 1) batches",
+        )
+        > 0
+    )
 
     verify = subprocess.run(
         [sys.executable, "-m", "stockline", "verify"],

@@ -17,6 +17,7 @@ from stockline.config import Settings
 from stockline.db.listen import Listener
 from stockline.errors import Forbidden, NotAuthenticated
 from stockline.events.service import EventsService
+from stockline.inventory.purchase_batch import PurchaseBatcher
 from stockline.system_config import ConfigCache
 
 SESSION_COOKIE = "stockline_session"
@@ -37,6 +38,7 @@ class Services:
     config: ConfigCache
     worker: Worker
     events: EventsService
+    purchases: PurchaseBatcher
 
 
 async def get_services(request: Request) -> Services:

@@ -36,6 +36,7 @@ from stockline.auth import Principal, token_hash
 from stockline.errors import NotAuthenticated
 from stockline.inventory import ledger
 from stockline.inventory.models import PurchaseLine
+from stockline.inventory.purchase_batch import KioskPurchase
 
 PATH = "/api/purchases"
 _KEY: TypeAdapter[str] = TypeAdapter(IdempotencyKey)
@@ -55,19 +56,17 @@ async def purchase(
     lines = [PurchaseLine(i.product_id, i.quantity) for i in body.items]
     request_hash = hashlib.sha256(canonical.encode()).digest()
     kiosk_token = kiosk_credentials(request) if principal is None else None
-    async with services.pool.connection() as conn:
-        if kiosk_token is not None:  # the kiosk's hot path: its lookup and the purchase at once
-            found = await ledger.purchase_as_kiosk(
-                conn,
-                token_hash=token_hash(kiosk_token),
-                lines=lines,
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
-            )
-            if found is None:
-                raise NotAuthenticated("invalid or expired credentials")
-            answer, replayed = found
-        else:
+    if kiosk_token is not None:
+        # the kiosk's hot path: its token's lookup and the purchase in one statement,
+        # shared with the kiosk purchases that arrive meanwhile (inventory/purchase_batch.py)
+        found = await services.purchases.purchase(
+            KioskPurchase(token_hash(kiosk_token), lines, idempotency_key, request_hash)
+        )
+        if found is None:
+            raise NotAuthenticated("invalid or expired credentials")
+        answer, replayed = found
+    else:
+        async with services.pool.connection() as conn:
             if principal is None:
                 principal = await get_principal(request, conn)
             answer, replayed = await ledger.purchase(

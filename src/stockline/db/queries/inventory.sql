@@ -158,6 +158,13 @@ SELECT stockline_transactions_purchase_v1('kiosk:' || k.id, %(key)s, %(hash)s, k
   FROM kiosks k
  WHERE k.token_hash = %(token_hash)s AND NOT k.disabled;
 
+-- name: insert_purchase_batch
+-- kiosk purchases that arrived together, in one statement and one COMMIT (migration 0028,
+-- inventory/purchase_batch.py): a JSON array of each one's outcome, in order
+SELECT stockline_transactions_purchase_batch_v1(
+           %(token_hashes)s::bytea[], %(keys)s::text[], %(hashes)s::bytea[],
+           %(owners)s::int[], %(product_ids)s::bigint[], %(quantities)s::int[]) AS result;
+
 -- name: select_products_page
 -- the portal's sortable, filtered, paged list. One static statement: each sort key is a
 -- CASE that is NULL unless chosen, so no SQL is built from input. SKUs sort naturally
