@@ -52,6 +52,45 @@ def test_a_purchase_reads_its_products_by_key_and_never_scans_the_catalogue(
         assert stock == snapshot == ledger < 100
 
 
+BATCH = (
+    "SELECT stockline_transactions_purchase_batch_v1(%s::bytea[], %s::text[], %s::bytea[],"
+    " %s::int[], %s::bigint[], %s::int[])"
+)
+
+
+def test_a_batch_of_purchases_reads_its_products_by_key_and_never_scans_the_catalogue(
+    fresh_db: str,
+) -> None:
+    ids = _products(fresh_db, 12)
+    with psycopg.connect(fresh_db) as conn:
+        conn.execute("INSERT INTO kiosks (name, token_hash) VALUES ('plans', '\\x01'::bytea)")
+        conn.commit()
+        conn.execute("SET stockline.event_positions = 'after_commit'")
+        for n in range(8):  # past the plan cache's first custom plans
+            baskets = [[ids[n], ids[11]], [ids[(n + 5) % 12]], [ids[n], ids[(n + 3) % 12]]]
+            owners = [i + 1 for i, b in enumerate(baskets) for _ in b]
+            products = [p for b in baskets for p in b]
+            before = _scans(conn)
+            row = conn.execute(
+                BATCH,
+                (
+                    [b"\x01"] * 3,
+                    [f"b{n}-{i}" for i in range(3)],
+                    [b"\x00"] * 3,
+                    owners,
+                    products,
+                    [1] * len(products),
+                ),
+            ).fetchone()
+            assert row is not None
+            assert [o["outcome"] for o in row[0]] == ["created"] * 3
+            assert _scans(conn) == before, f"batch {n} scanned {before} -> {_scans(conn)}"
+            conn.commit()
+    for pid in ids:
+        stock, snapshot, ledger = balance(fresh_db, pid)
+        assert stock == snapshot == ledger
+
+
 def test_a_basket_names_its_unknown_products_before_its_inactive_ones(fresh_db: str) -> None:
     good, retired = _products(fresh_db, 2)
     with psycopg.connect(fresh_db) as conn:
