@@ -96,9 +96,7 @@ def main() -> None:
         s = args.seconds
         for rnd in range(1, args.rounds + 1):
             raw, raw_cpu = measured(lambda: pg_load(url, raw_script(ids, notify=False), 8, s), 1, s)
-            print(
-                f"| {rnd} | raw kiosk SQL | 8 | {raw:,.0f} | {raw_cpu:,.0f} | 100% |", flush=True
-            )
+            print(f"| {rnd} | raw kiosk SQL | 8 | {raw:,.0f} | {raw_cpu:,.0f} | 100% |", flush=True)
             cases = [("one purchase a transaction", single_script(ids), 8, 1)]
             for k, clients in ((2, 4), (4, 2), (8, 1), (8, 2)):
                 cases.append((f"batches of {k}", batch_script(ids, k), clients, k))

@@ -313,19 +313,19 @@ def _verified(db_url: str) -> None:
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
-def test_a_purchase_stuck_on_a_lock_does_not_hold_up_purchases_of_other_products(
-    fresh_db: str,
-) -> None:
-    token, ids, _ = _setup(fresh_db)
+def _stuck_and_other(db_url: str, *, stalled_after: float, other_after: float) -> None:
+    """A purchase waits on a row lock held elsewhere; `other_after` seconds later one of
+    another product is submitted: it is bought while the first still waits."""
+    token, ids, _ = _setup(db_url)
 
     async def scenario() -> tuple[bool, Answer | BaseException, Answer | BaseException]:
-        async with _batcher(fresh_db, stalled_after=0.05) as batcher:
-            holder = await psycopg.AsyncConnection.connect(fresh_db)
+        async with _batcher(db_url, stalled_after=stalled_after) as batcher:
+            holder = await psycopg.AsyncConnection.connect(db_url)
             try:
                 await holder.execute(_LOCK, (ids[0],))
                 stuck = asyncio.ensure_future(batcher.purchase(_purchase(token, [(ids[0], 1)])))
-                await _until_waiting_on_a_lock(fresh_db)
-                await asyncio.sleep(0.1)  # longer than stalled_after
+                await _until_waiting_on_a_lock(db_url)
+                await asyncio.sleep(other_after)
                 async with asyncio.timeout(5):
                     other = await batcher.purchase(_purchase(token, [(ids[1], 1)]))
                 still_waiting = not stuck.done()
@@ -338,6 +338,20 @@ def test_a_purchase_stuck_on_a_lock_does_not_hold_up_purchases_of_other_products
     assert still_waiting  # the other product was bought while the first still waited
     assert _ok(other)["items"][0]["product_id"] == ids[1]
     assert _ok(stuck)["items"][0]["product_id"] == ids[0]
+
+
+def test_a_purchase_stuck_on_a_lock_does_not_hold_up_purchases_of_other_products(
+    fresh_db: str,
+) -> None:
+    # it arrives once the first counts as stalled
+    _stuck_and_other(fresh_db, stalled_after=0.05, other_after=0.1)
+
+
+def test_a_purchase_queued_behind_a_stuck_one_goes_once_the_stuck_one_counts_as_stalled(
+    fresh_db: str,
+) -> None:
+    # it queues well before the first counts as stalled, and nothing arrives after it
+    _stuck_and_other(fresh_db, stalled_after=0.5, other_after=0)
 
 
 def test_with_batching_off_purchases_run_alone_and_in_parallel(fresh_db: str) -> None:
@@ -361,3 +375,123 @@ def test_with_batching_off_purchases_run_alone_and_in_parallel(fresh_db: str) ->
     answers = run(scenario())
     ids_bought = [_ok(a)["transaction_id"] for a in answers]
     assert len(_xmins(fresh_db, ids_bought)) == 4  # each its own transaction
+
+
+def test_a_batch_held_up_by_one_products_lock_gives_up_and_its_purchases_go_alone(
+    fresh_db: str,
+) -> None:
+    token, ids, _ = _setup(fresh_db)
+
+    async def scenario() -> tuple[bool, Answer | BaseException, Answer | BaseException]:
+        async with _batcher(fresh_db) as batcher:
+            first_lock = await psycopg.AsyncConnection.connect(fresh_db)
+            long_lock = await psycopg.AsyncConnection.connect(fresh_db)
+            try:
+                await first_lock.execute(_LOCK, (ids[2],))
+                await long_lock.execute(_LOCK, (ids[0],))  # a long transaction elsewhere
+                first = asyncio.ensure_future(batcher.purchase(_purchase(token, [(ids[2], 1)])))
+                await _until_waiting_on_a_lock(fresh_db)
+                held = asyncio.ensure_future(batcher.purchase(_purchase(token, [(ids[0], 1)])))
+                free = asyncio.ensure_future(batcher.purchase(_purchase(token, [(ids[1], 1)])))
+                await asyncio.sleep(0.05)
+                await first_lock.rollback()  # the batch [held, free] goes and waits on ids[0]
+                await first
+                async with asyncio.timeout(5):  # its lock wait is bounded (250 ms)
+                    bought = await free
+                still_waiting = not held.done()
+                await long_lock.rollback()
+            finally:
+                await first_lock.close()
+                await long_lock.close()
+            return still_waiting, bought, await held
+
+    still_waiting, bought, held = run(scenario())
+    assert still_waiting  # the free product was bought while the other's lock was held
+    assert _ok(bought)["items"][0]["product_id"] == ids[1]
+    assert _ok(held)["items"][0]["product_id"] == ids[0]
+    _verified(fresh_db)
+
+
+def test_the_batch_statement_answers_each_case_as_the_single_one(fresh_db: str) -> None:
+    """Called directly: two kiosks and a disabled one, a replay and a conflict in one
+    batch, unknown before inactive, and products whose tracking is off."""
+    token, ids, inactive = _setup(fresh_db)
+    other, disabled = "kiosk_" + uuid.uuid4().hex, "kiosk_" + uuid.uuid4().hex
+    with psycopg.connect(fresh_db, autocommit=True, row_factory=dict_row) as conn:
+        conn.execute(
+            "INSERT INTO kiosks (name, token_hash, disabled) VALUES ('other', %s, false),"
+            " ('off', %s, true)",
+            (token_hash(other), token_hash(disabled)),
+        )
+        conn.execute(
+            "UPDATE inventory_snapshot SET tracking_enabled = false WHERE product_id = %s",
+            (ids[4],),
+        )
+        conn.execute("SET stockline.event_positions = 'after_commit'")
+        kiosk_id = conn.execute(
+            "SELECT id FROM kiosks WHERE token_hash = %s", (token_hash(token),)
+        ).fetchone()
+        assert kiosk_id is not None
+        alone = conn.execute(
+            "SELECT stockline_transactions_purchase_v1(%s, 'seen', '\\x01'::bytea, %s,"
+            " %s::bigint[], '{1}'::int[]) AS r",
+            (f"kiosk:{kiosk_id['id']}", kiosk_id["id"], [ids[1]]),
+        ).fetchone()
+        assert alone is not None
+        cases = [
+            (token, "seen", b"\x01", [(ids[1], 1)]),  # replay
+            (other, "seen", b"\x02", [(ids[1], 1)]),  # the same key, another kiosk: new
+            (token, "seen2", b"\x03", [(ids[2], 2), (ids[3], 1)]),
+            (disabled, "x", b"\x04", [(ids[1], 1)]),
+            (token, "bad", b"\x05", [(inactive, 1), (999_999_999, 1)]),
+            (token, None, b"\x06", [(ids[4], 3)]),  # tracking off: sold, no ledger row
+        ]
+        row = conn.execute(
+            "SELECT stockline_transactions_purchase_batch_v1(%s::bytea[], %s::text[],"
+            " %s::bytea[], %s::int[], %s::bigint[], %s::int[]) AS r",
+            (
+                [token_hash(t) for t, _, _, _ in cases],
+                [k for _, k, _, _ in cases],
+                [h for _, _, h, _ in cases],
+                [n for n, c in enumerate(cases, 1) for _ in c[3]],
+                [p for c in cases for p, _ in c[3]],
+                [q for c in cases for _, q in c[3]],
+            ),
+        ).fetchone()
+        assert row is not None
+        out = row["r"]
+        # a conflict within the batch statement itself (the batcher never sends one)
+        conflict = conn.execute(
+            "SELECT stockline_transactions_purchase_batch_v1(%s::bytea[], '{seen,nope}',"
+            " '{\\\\x09,\\\\x0a}'::bytea[], '{1,2}', %s::bigint[], '{1,1}') AS r",
+            ([token_hash(token), b"unknown-token"], [ids[1], ids[2]]),
+        ).fetchone()
+        assert conflict is not None
+        no_ledger = conn.execute(
+            "SELECT count(*) AS n FROM inventory_ledger"
+            " WHERE product_id = %s AND source = 'purchase'",
+            (ids[4],),
+        ).fetchone()
+    assert [o["outcome"] for o in out] == [
+        "replay",
+        "created",
+        "created",
+        "unauthenticated",
+        "refused",
+        "created",
+    ]
+    assert out[0]["answer"] == alone["r"]["answer"]
+    assert out[4] == {
+        "outcome": "refused",
+        "sqlstate": "SL404",
+        "message": "unknown product id(s): 999999999",
+    }
+    assert out[2]["answer"]["total_cents"] == 2 * 300 + 400
+    assert [(i["product_id"], i["quantity"]) for i in out[2]["answer"]["items"]] == [
+        (ids[2], 2),
+        (ids[3], 1),
+    ]
+    assert set(out[2]["answer"]) == set(alone["r"]["answer"])
+    assert [o["outcome"] for o in conflict["r"]] == ["conflict", "unauthenticated"]
+    assert no_ledger == {"n": 0}
+    _verified(fresh_db)

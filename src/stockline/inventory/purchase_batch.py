@@ -8,8 +8,10 @@ at most `max_batch` of them (STOCKLINE_PURCHASE_BATCH_MAX, 8), through
 runner free never waits: it goes at once, alone, through the single statement
 (`ledger.purchase_as_kiosk`). A runner whose statement has taken longer than
 `stalled_after` (a row lock held elsewhere) stops counting, so purchases of other
-products do not queue behind it. `max_batch` 1 turns batching off: every purchase then
-runs alone and at once, as before this module.
+products do not queue behind it; and a batch waits for a lock at most 250 ms (the
+function's lock_timeout), then rolls back and its purchases go alone, side by side.
+`max_batch` 1 turns batching off: every purchase then runs alone and at once, as before
+this module.
 
 Each purchase gets exactly what it would have got alone: its answer, its replay, its
 409, its 404 or 422 with the same message, None for an unknown kiosk token. Invariants:
@@ -75,6 +77,7 @@ class PurchaseBatcher:
         self._waiting: list[_Waiting] = []
         self._running = 0  # runners: each sends one batch at a time while any wait
         self._busy_since: dict[int, float] = {}  # runner -> when its statement started
+        self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def purchase(self, purchase: KioskPurchase) -> Answer:
@@ -87,14 +90,29 @@ class PurchaseBatcher:
         # about an exception nobody retrieved)
         waiting.answer.add_done_callback(_retrieved)
         self._waiting.append(waiting)
+        self._kick()
+        # the purchase goes on if its request is cancelled (a client gone): it may be in
+        # a batch already, and its batch companions wait for the same statement
+        return await asyncio.shield(waiting.answer)
+
+    def _kick(self) -> None:
+        """Start a runner if a slot is free; else look again once the busy ones may
+        count as stalled (purchases queued behind a stalled runner do not wait for the
+        next arrival to be noticed)."""
+        if not self._waiting:
+            return
+        loop = asyncio.get_running_loop()
         if self._running - self._stalled(loop.time()) < self._in_flight:
             self._running += 1
             task = loop.create_task(self._run())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        # the purchase goes on if its request is cancelled (a client gone): it may be in
-        # a batch already, and its batch companions wait for the same statement
-        return await asyncio.shield(waiting.answer)
+        elif self._timer is None:
+            self._timer = loop.call_later(self._stalled_after, self._look_again)
+
+    def _look_again(self) -> None:
+        self._timer = None
+        self._kick()
 
     def _stalled(self, now: float) -> int:
         """Runners whose statement has taken longer than `stalled_after` (a row lock
@@ -104,6 +122,9 @@ class PurchaseBatcher:
 
     async def close(self) -> None:
         """Wait for the batches in flight (they answer requests still being served)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
@@ -113,9 +134,9 @@ class PurchaseBatcher:
         try:
             while self._waiting:
                 batch = self._take()
-                metrics.PURCHASE_BATCH_SIZE.observe(len(batch))
                 self._busy_since[me] = loop.time()
                 try:
+                    metrics.PURCHASE_BATCH_SIZE.observe(len(batch))
                     if len(batch) == 1:
                         await _alone(self._pool, batch[0])
                     else:
@@ -196,8 +217,9 @@ async def _together(
         else:
             refused = False
     if refused:
-        for w in batch:  # each alone, each with its own answer or error
-            await _alone(pool, w)
+        # each alone, each with its own answer or error, side by side: one still waiting
+        # for its product's lock does not hold up the others
+        await asyncio.gather(*(_alone(pool, w) for w in batch))
         return
     assert row is not None
     for w, outcome in zip(batch, row["result"], strict=True):

@@ -24,8 +24,8 @@
 -- 5. write the others: transactions, lines, ledger rows (one INSERT, so the ledger
 --    trigger runs once for the batch; rows in purchase, then line order), answers.
 -- The caller never puts one kiosk's key twice in a batch. Anything else that fails
--- (a deadlock, a guard) rolls the whole batch back, and the caller then runs each
--- purchase alone.
+-- (a deadlock, a guard, a lock waited for longer than 250 ms) rolls the whole batch
+-- back, and the caller then runs each purchase alone.
 
 CREATE FUNCTION stockline_transactions_purchase_batch_v1(
     p_token_hashes bytea[], p_keys text[], p_hashes bytea[],
@@ -42,7 +42,7 @@ DECLARE
     v_refusals jsonb[];
     v_live     integer[];
     v_tx       bigint[];
-    v_tracking boolean := stockline_tracking_global_enabled();
+    v_tracking boolean;
 BEGIN
     -- 1. each purchase's kiosk (null: no enabled kiosk has that token)
     SELECT array_agg(k.id ORDER BY g.i) INTO v_kiosk
@@ -55,7 +55,8 @@ BEGIN
         SELECT 'kiosk:' || v_kiosk[g.i], p_keys[g.i], p_hashes[g.i]
           FROM generate_series(1, v_n) g(i)
          WHERE v_kiosk[g.i] IS NOT NULL AND p_keys[g.i] IS NOT NULL
-         ORDER BY g.i
+         -- in key order: two batches never wait for two keys in opposite orders
+         ORDER BY 'kiosk:' || v_kiosk[g.i], p_keys[g.i]
         ON CONFLICT (scope, key) DO NOTHING
         RETURNING scope, key
     )
@@ -67,13 +68,16 @@ BEGIN
 
     SELECT array_agg(CASE
                WHEN v_kiosk[g.i] IS NULL THEN jsonb_build_object('outcome', 'unauthenticated')
-               WHEN NOT v_claimed[g.i] THEN (
+               WHEN NOT v_claimed[g.i] THEN COALESCE((
                    SELECT CASE WHEN k.request_hash <> p_hashes[g.i]
                                THEN jsonb_build_object('outcome', 'conflict')
                                ELSE jsonb_build_object('outcome', 'replay', 'answer', k.response)
                           END
                      FROM idempotency_keys k
-                    WHERE k.scope = 'kiosk:' || v_kiosk[g.i] AND k.key = p_keys[g.i])
+                    WHERE k.scope = 'kiosk:' || v_kiosk[g.i] AND k.key = p_keys[g.i]),
+                   -- the key's row went (pruned) between the claim and this read: never
+                   -- buy without holding the key
+                   jsonb_build_object('outcome', 'conflict'))
            END ORDER BY g.i)
       INTO v_outcome FROM generate_series(1, v_n) g(i);
     SELECT array_agg(g.i ORDER BY g.i) INTO v_open
@@ -85,8 +89,8 @@ BEGIN
     -- 3. lock and read the open purchases' products in id order, each by its primary key
     SELECT array_agg(p.id) AS ids, array_agg(p.price_cents) AS prices,
            array_agg(p.active) AS active,
-           array_agg(v_tracking AND (SELECT s.tracking_enabled FROM inventory_snapshot s
-                                      WHERE s.product_id = p.id)) AS tracked
+           array_agg((SELECT s.tracking_enabled FROM inventory_snapshot s
+                       WHERE s.product_id = p.id)) AS tracked
       INTO v_found
       FROM (SELECT id, price_cents, active FROM products
              WHERE id = ANY(ARRAY(SELECT u.product_id
@@ -94,6 +98,9 @@ BEGIN
                                          AS u(purchase, product_id)
                                    WHERE u.purchase = ANY(v_open)))
              ORDER BY id FOR UPDATE) p;
+    -- read under the product locks, as the single purchase does: a global switch turned
+    -- on meanwhile (0007's trigger takes these locks) is seen here
+    v_tracking := stockline_tracking_global_enabled();
 
     -- 4. refuse what one purchase alone would refuse, with its message
     WITH l AS (
@@ -144,7 +151,8 @@ BEGIN
         SELECT u.purchase, u.product_id, u.quantity, u.ord,
                row_number() OVER (PARTITION BY u.purchase ORDER BY u.ord)::integer AS line_no,
                v_found.prices[array_position(v_found.ids, u.product_id)] AS price,
-               v_found.tracked[array_position(v_found.ids, u.product_id)] AS tracked
+               v_tracking AND v_found.tracked[array_position(v_found.ids, u.product_id)]
+                   AS tracked
           FROM unnest(p_line_purchase, p_product_ids, p_quantities) WITH ORDINALITY
                AS u(purchase, product_id, quantity, ord)
          WHERE u.purchase = ANY(v_live)
@@ -195,6 +203,10 @@ BEGIN
     RETURN to_jsonb(v_outcome);
 END $$;
 -- as the single purchase (0023, 0026): generic plans, every read by key
+-- and a batch waits for a lock at most 250 ms (a row held by a long transaction
+-- elsewhere): then it rolls back (55P03) and each of its purchases runs alone, so the
+-- others are not held up by one product's lock
 ALTER FUNCTION stockline_transactions_purchase_batch_v1(bytea[], text[], bytea[], integer[],
                                                         bigint[], integer[])
-    SET plan_cache_mode = force_generic_plan SET enable_seqscan = off;
+    SET plan_cache_mode = force_generic_plan SET enable_seqscan = off
+    SET lock_timeout = '250ms';
