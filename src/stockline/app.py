@@ -100,7 +100,9 @@ def build_services(settings: Settings) -> Services:
         config=config,
         worker=worker,
         events=events,
-        purchases=PurchaseBatcher(pool, max_batch=settings.purchase_batch_max),
+        purchases=PurchaseBatcher(
+            pool, max_batch=settings.purchase_batch_max, numbering=events.positioner
+        ),
     )
 
 

@@ -12,9 +12,11 @@ the body, write, number and answer the same way.
 - Once a request has passed that check it is answered here, whatever happens next
   (problems.answer, the same problem+json as the route's handlers): a purchase is never
   sent to the database twice for one request.
-- The purchase commits on its connection and rings the process's positioner
-  (`Positioner.ring`): one round numbers every purchase that committed while the
-  previous one ran, and the answer does not wait for that round's WAL flush.
+- A kiosk's purchase goes through the process's batcher (inventory/purchase_batch.py),
+  whose batch numbers its events in its own transaction when it can and else rings the
+  positioner. Any other purchase commits on its connection and rings the process's
+  positioner (`Positioner.ring`): one round numbers every purchase that committed while
+  the previous one ran, and the answer does not wait for that round's WAL flush.
 """
 
 from __future__ import annotations
@@ -59,12 +61,15 @@ async def purchase(
     if kiosk_token is not None:
         # the kiosk's hot path: its token's lookup and the purchase in one statement,
         # shared with the kiosk purchases that arrive meanwhile (inventory/purchase_batch.py)
+        # (numbered in its batch's transaction, or rung for the next round, there)
         found = await services.purchases.purchase(
             KioskPurchase(token_hash(kiosk_token), lines, idempotency_key, request_hash)
         )
         if found is None:
             raise NotAuthenticated("invalid or expired credentials")
         answer, replayed = found
+        if not replayed:
+            metrics.PURCHASES.inc()
     else:
         async with services.pool.connection() as conn:
             if principal is None:
@@ -77,10 +82,11 @@ async def purchase(
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
             )
+        if not replayed:
+            metrics.PURCHASES.inc()
+            services.events.positioner.ring()  # numbered by the next round (positions.py)
     if replayed:
         return JSONResponse(answer, status_code=201, headers=_REPLAYED)
-    metrics.PURCHASES.inc()
-    services.events.positioner.ring()  # numbered by the next round (events/positions.py)
     return JSONResponse(answer, status_code=201)
 
 

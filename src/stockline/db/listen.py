@@ -2,7 +2,9 @@
 
 NOTIFY is a doorbell: a callback learns "something changed on this channel"
 and reads the tables. After a reconnect every callback is rung once, so each
-consumer catches up on whatever it missed while the connection was down.
+consumer catches up on whatever it missed while the connection was down. A
+consumer that subscribes with `subscribe_payload` also gets the NOTIFY's payload ('' on
+a reconnect's ring); the event feed uses it to skip the read (migration 0029).
 """
 
 from __future__ import annotations
@@ -25,13 +27,16 @@ log = logging.getLogger(__name__)
 class Listener:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._callbacks: dict[str, list[Callable[[], None]]] = {}
+        self._callbacks: dict[str, list[Callable[[str], None]]] = {}
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self.connected = asyncio.Event()
         self.reconnects = 0
         self.backend_pid: int | None = None
 
     def subscribe(self, channel: str, callback: Callable[[], None]) -> None:
+        self._callbacks.setdefault(channel, []).append(lambda _payload: callback())
+
+    def subscribe_payload(self, channel: str, callback: Callable[[str], None]) -> None:
         self._callbacks.setdefault(channel, []).append(callback)
 
     @property
@@ -72,11 +77,11 @@ class Listener:
             self._ring_all()
             async for notify in conn.notifies():
                 for callback in self._callbacks.get(notify.channel, ()):
-                    callback()
+                    callback(notify.payload)
         raise ConnectionError("notification stream ended")
 
     def _ring_all(self) -> None:
         # catch up: anything may have happened while we were not listening
         for callbacks in self._callbacks.values():
             for callback in callbacks:
-                callback()
+                callback("")

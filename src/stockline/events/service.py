@@ -71,7 +71,7 @@ class EventsService:
 
     def attach(self, listener: Listener) -> None:
         """Subscribe the feed to the shared listener (before it connects)."""
-        listener.subscribe(CHANNEL, self.feed.ring)
+        listener.subscribe_payload(CHANNEL, self.feed.notified)
 
     def runners(self) -> dict[str, Callable[[], Awaitable[None]]]:
         """The loops the lifespan's task owner runs, by task name."""
@@ -162,7 +162,11 @@ class EventsService:
                 "backend_pid": self._listener.backend_pid,
                 "connects": self._listener.reconnects,
             },
-            "feed": {"reads": self.feed.reads, "errors": self.feed.errors},
+            "feed": {
+                "reads": self.feed.reads,
+                "carried": self.feed.carried,
+                "errors": self.feed.errors,
+            },
             "positions": self.positioner.stats(),
             "retention": {
                 "days": self._settings.event_retention_days,

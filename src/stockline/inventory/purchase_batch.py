@@ -4,14 +4,19 @@ A process keeps at most `in_flight` runners (2); each sends one purchase stateme
 time. Purchases that arrive while the runners are busy wait (the time the running
 statement still needs: a millisecond or a few) and go together as a runner's next batch,
 at most `max_batch` of them (STOCKLINE_PURCHASE_BATCH_MAX, 8), through
-`stockline_transactions_purchase_batch_v1` (migration 0028). A purchase that finds a
-runner free never waits: it goes at once, alone, through the single statement
-(`ledger.purchase_as_kiosk`). A runner whose statement has taken longer than
-`stalled_after` (a row lock held elsewhere) stops counting, so purchases of other
-products do not queue behind it; and a batch waits for a lock at most 250 ms (the
-function's lock_timeout), then rolls back and its purchases go alone, side by side.
-`max_batch` 1 turns batching off: every purchase then runs alone and at once, as before
-this module.
+`stockline_transactions_purchase_batch_v2` (migrations 0028, 0029). A purchase that
+finds a runner free never waits: it goes at once, as a batch of one. A runner whose
+statement has taken longer than `stalled_after` (a row lock held elsewhere) stops
+counting, so purchases of other products do not queue behind it; and a batch waits for
+a lock at most 250 ms (the function's lock_timeout), then rolls back and its purchases
+go alone, side by side.
+`max_batch` 1 turns batching off: every purchase then runs alone and at once, through
+the single statement (`ledger.purchase_as_kiosk`), as before this module.
+
+The batch numbers its events in its own transaction when the positioner lock is free
+(migration 0029) and tells its process's positioner so (`Numbering.covered`, with the
+mark taken before the statement was sent); otherwise, and for every purchase that ran
+alone, a created purchase rings for a round (`Numbering.ring`), as before.
 
 Each purchase gets exactly what it would have got alone: its answer, its replay, its
 409, its 404 or 422 with the same message, None for an unknown kiosk token. Invariants:
@@ -32,7 +37,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -45,6 +50,27 @@ from stockline.inventory.models import PurchaseLine
 
 _Q = load("inventory")
 Answer = tuple[dict[str, Any], bool] | None  # (answer, replayed); None: no such kiosk
+
+
+class Numbering(Protocol):
+    """The process's positioner, as a batch sees it (events/positions.py)."""
+
+    def mark(self) -> int: ...
+    def ring(self) -> None: ...
+    def covered(self, mark: int) -> None: ...
+
+
+class _Unnumbered:
+    """No positioner in this process: the events wait for whoever numbers them."""
+
+    def mark(self) -> int:
+        return 0
+
+    def ring(self) -> None:
+        pass
+
+    def covered(self, mark: int) -> None:
+        pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +95,10 @@ class PurchaseBatcher:
         max_batch: int = 8,
         in_flight: int = 2,
         stalled_after: float = 0.05,
+        numbering: Numbering | None = None,
     ) -> None:
         self._pool = pool
+        self._numbering: Numbering = numbering or _Unnumbered()
         self._max = max(1, max_batch)
         self._in_flight = max(1, in_flight)
         self._stalled_after = stalled_after
@@ -83,7 +111,10 @@ class PurchaseBatcher:
     async def purchase(self, purchase: KioskPurchase) -> Answer:
         """The purchase's answer, as `ledger.purchase_as_kiosk` gives it alone."""
         if self._max == 1:  # batching off: every purchase alone, at once
-            return await _by_itself(self._pool, purchase)
+            found = await _by_itself(self._pool, purchase)
+            if found is not None and not found[1]:
+                self._numbering.ring()
+            return found
         loop = asyncio.get_running_loop()
         waiting = _Waiting(purchase, loop.create_future())
         # read by the request, or by this callback once its request is gone (no warning
@@ -137,10 +168,7 @@ class PurchaseBatcher:
                 self._busy_since[me] = loop.time()
                 try:
                     metrics.PURCHASE_BATCH_SIZE.observe(len(batch))
-                    if len(batch) == 1:
-                        await _alone(self._pool, batch[0])
-                    else:
-                        await _together(self._pool, batch)
+                    await _together(self._pool, batch, self._numbering)
                 except Exception as exc:  # never leave a request waiting
                     for w in batch:
                         if not w.answer.done():
@@ -191,19 +219,26 @@ async def _by_itself(
         )
 
 
-async def _alone(pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], w: _Waiting) -> None:
+async def _alone(
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], w: _Waiting, numbering: Numbering
+) -> None:
     try:
         found = await _by_itself(pool, w.purchase)
     except Exception as exc:
         w.answer.set_exception(exc)
     else:
+        if found is not None and not found[1]:
+            numbering.ring()
         w.answer.set_result(found)
 
 
 async def _together(
-    pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], batch: list[_Waiting]
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
+    batch: list[_Waiting],
+    numbering: Numbering,
 ) -> None:
     params = _params(batch)
+    mark = numbering.mark()  # before the statement is sent: its commits come before it
     async with pool.connection() as conn:
         try:
             cur = await ledger.retry_transient(
@@ -219,10 +254,15 @@ async def _together(
     if refused:
         # each alone, each with its own answer or error, side by side: one still waiting
         # for its product's lock does not hold up the others
-        await asyncio.gather(*(_alone(pool, w) for w in batch))
+        await asyncio.gather(*(_alone(pool, w, numbering) for w in batch))
         return
     assert row is not None
-    for w, outcome in zip(batch, row["result"], strict=True):
+    outcomes = row["result"]["outcomes"]
+    if row["result"]["numbered"]:
+        numbering.covered(mark)
+    elif any(o["outcome"] == "created" for o in outcomes):
+        numbering.ring()
+    for w, outcome in zip(batch, outcomes, strict=True):
         _settle(w.answer, outcome)
 
 
