@@ -207,3 +207,36 @@ def test_the_positioner_skips_a_round_a_later_inline_numbering_covered(fresh_db:
             await pool.close()
 
     run(go())
+
+
+def test_while_the_notify_queue_is_over_one_percent_full_payloads_go_as_doorbells(
+    fresh_db: str,
+) -> None:
+    """A listener that stopped reading holds the cluster's NOTIFY queue; payloads must not
+    fill it faster than doorbells would (a full queue fails every notifying COMMIT)."""
+    token, ids, _ = _setup(fresh_db)
+    with (
+        psycopg.connect(fresh_db, autocommit=True) as stuck,
+        psycopg.connect(fresh_db, autocommit=True) as filler,
+        _service_conn(fresh_db) as conn,
+    ):
+        stuck.execute("LISTEN inventory_events")
+        stuck.execute("LISTEN stockline_test_filler")
+        stuck.execute("BEGIN")  # idle in a transaction: it takes in no notification
+        assert _batch(conn, token, [[(ids[0], 1)]])["numbered"] is True
+        # 11,000 distinct payloads of 8 kB: 88 MB, over 1 % of the 8 GB queue
+        filler.execute(
+            "SELECT count(pg_notify('stockline_test_filler', repeat('x', 7900) || g::text))"
+            " FROM generate_series(1, 11000) g"
+        )
+        usage = filler.execute("SELECT pg_notification_queue_usage()").fetchone()
+        assert usage is not None and usage[0] > 0.01
+        assert _batch(conn, token, [[(ids[1], 1)]])["numbered"] is True
+        stuck.execute("COMMIT")
+        payloads = [
+            n.payload
+            for n in stuck.notifies(timeout=5, stop_after=11_002)
+            if n.channel == "inventory_events"
+        ]
+    assert payloads[0].startswith("events/1\n")  # the queue was empty
+    assert payloads[1:] == [""]  # the queue was over 1 % full: a doorbell

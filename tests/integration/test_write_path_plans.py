@@ -53,9 +53,16 @@ def test_a_purchase_reads_its_products_by_key_and_never_scans_the_catalogue(
 
 
 BATCH = (
-    "SELECT stockline_transactions_purchase_batch_v1(%s::bytea[], %s::text[], %s::bytea[],"
+    "SELECT stockline_transactions_purchase_batch_v2(%s::bytea[], %s::text[], %s::bytea[],"
     " %s::int[], %s::bigint[], %s::int[])"
 )
+
+
+def _event_scans(conn: psycopg.Connection[object]) -> int:
+    row = conn.execute(
+        "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'inventory_events'"
+    ).fetchone()
+    return int(row[0]) if row is not None else 0
 
 
 def test_a_batch_of_purchases_reads_its_products_by_key_and_never_scans_the_catalogue(
@@ -70,7 +77,7 @@ def test_a_batch_of_purchases_reads_its_products_by_key_and_never_scans_the_cata
             baskets = [[ids[n], ids[11]], [ids[(n + 5) % 12]], [ids[n], ids[(n + 3) % 12]]]
             owners = [i + 1 for i, b in enumerate(baskets) for _ in b]
             products = [p for b in baskets for p in b]
-            before = _scans(conn)
+            before, events_before = _scans(conn), _event_scans(conn)
             row = conn.execute(
                 BATCH,
                 (
@@ -83,8 +90,10 @@ def test_a_batch_of_purchases_reads_its_products_by_key_and_never_scans_the_cata
                 ),
             ).fetchone()
             assert row is not None
-            assert [o["outcome"] for o in row[0]] == ["created"] * 3
+            assert [o["outcome"] for o in row[0]["outcomes"]] == ["created"] * 3
+            assert row[0]["numbered"] is True  # and the events it numbered read by position
             assert _scans(conn) == before, f"batch {n} scanned {before} -> {_scans(conn)}"
+            assert _event_scans(conn) == events_before, f"batch {n} scanned the events"
             conn.commit()
     for pid in ids:
         stock, snapshot, ledger = balance(fresh_db, pid)

@@ -20,8 +20,12 @@
 --   'events/1' then one line per event, "id TAB type TAB payload", ids ascending and
 --   consecutive. jsonb text has no raw newline or tab (JSON escapes them in strings).
 --   A payload that would not fit NOTIFY's 8,000 bytes is sent empty: a doorbell, and
---   listeners read the table as before. NOTIFY is delivered in commit order, and the
---   lock held through COMMIT makes that position order;
+--   listeners read the table as before. So is every payload while the cluster's NOTIFY
+--   queue is more than 1 % full (80 MB of its 8 GB): a listener that stopped reading (a
+--   frozen process, a session idle in a transaction after LISTEN) holds the queue's
+--   tail, and a full queue fails every COMMIT that notifies. Payloads 40 times the size
+--   of a doorbell must not bring that day closer. NOTIFY is delivered in commit order,
+--   and the lock held through COMMIT makes that position order;
 -- - it answers NULL when it did not number (the lock or the row was taken: the caller
 --   rings a positioner round as before), else the payload it sent ('' when none).
 CREATE FUNCTION stockline_inventory_events_number_inline_v1() RETURNS text
@@ -46,7 +50,7 @@ BEGIN
           INTO v_payload
           FROM inventory_events e
          WHERE e.id > v_last - v_total AND e.id <= v_last;
-        IF octet_length(v_payload) >= 8000 THEN
+        IF octet_length(v_payload) >= 8000 OR pg_notification_queue_usage() > 0.01 THEN
             v_payload := '';
         END IF;
         PERFORM pg_notify('inventory_events', v_payload);
