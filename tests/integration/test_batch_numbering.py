@@ -79,7 +79,8 @@ def test_a_batch_numbers_its_events_and_its_notify_carries_them_as_the_table_has
             " WHERE id > (SELECT last_id FROM inventory_event_counter) - 3 ORDER BY id"
         ).fetchall()
     assert len(rows) == 3
-    expected = "events/1\n" + "\n".join(f"{r['id']}\t{r['type']}\t{r['data']}" for r in rows)
+    head = f"events/1 {rows[0]['id']} {rows[-1]['id']}\n"
+    expected = head + "\n".join(f"{r['id']}\t{r['type']}\t{r['data']}" for r in rows)
     assert payloads == [expected]
 
 
@@ -128,7 +129,7 @@ def test_a_batch_of_replays_only_numbers_nothing_and_rings_nothing(fresh_db: str
         replay = conn.execute(BATCH, args).fetchone()
         assert replay is not None
         assert replay["r"]["outcomes"][0]["outcome"] == "replay"
-        assert replay["r"]["numbered"] is True  # nothing waits for a round
+        assert replay["r"]["numbered"] is None  # nothing bought, nothing numbered
         assert _notifies(listener) == []
 
 
@@ -138,15 +139,19 @@ class Recorder:
     def __init__(self) -> None:
         self.rings = 0
         self.marks: list[int] = []  # what each inline numbering covered
+        self.in_flight = 0
 
     def mark(self) -> int:
+        self.in_flight += 1
         return self.rings
+
+    def settled(self, mark: int, *, numbered: bool) -> None:
+        self.in_flight -= 1
+        if numbered:
+            self.marks.append(mark)
 
     def ring(self) -> None:
         self.rings += 1
-
-    def covered(self, mark: int) -> None:
-        self.marks.append(mark)
 
 
 def test_the_batcher_reports_inline_numbering_and_rings_when_it_could_not(fresh_db: str) -> None:
@@ -167,9 +172,19 @@ def test_the_batcher_reports_inline_numbering_and_rings_when_it_could_not(fresh_
                 assert calls == [0] and recorder.rings == 1  # a round must number it
             assert await batcher.purchase(_purchase(token, [(ids[2], 1)])) is not None
             assert calls == [0, 1]  # sent after that ring: it covers it
+            # a batch that bought nothing (a replay) numbered nothing and covers no ring
+            async with await psycopg.AsyncConnection.connect(fresh_db) as holder:
+                await holder.execute(LOCK_KEY)
+                first = _purchase(token, [(ids[4], 1)], key="again")
+                assert await batcher.purchase(first) is not None
+            assert recorder.rings == 2 and calls == [0, 1]
+            replay = await batcher.purchase(first)
+            assert replay is not None and replay[1] is True
+            assert recorder.rings == 2 and calls == [0, 1]  # the round still must run
+            assert recorder.in_flight == 0
             alone = PurchaseBatcher(pool, max_batch=1, numbering=recorder)
             assert await alone.purchase(_purchase(token, [(ids[3], 1)])) is not None
-            assert recorder.rings == 2  # batching off: the single statement rings
+            assert recorder.rings == 3  # batching off: the single statement rings
         finally:
             await pool.close()
 
@@ -179,28 +194,63 @@ def test_the_batcher_reports_inline_numbering_and_rings_when_it_could_not(fresh_
 def test_the_positioner_skips_a_round_a_later_inline_numbering_covered(fresh_db: str) -> None:
     token, ids, _ = _setup(fresh_db)
 
+    async def until(condition: Any) -> None:
+        async with asyncio.timeout(5):
+            while not condition():
+                await asyncio.sleep(0.01)
+
     async def go() -> None:
         pool = make_pool(Settings(DATABASE_URL=fresh_db))
         await pool.open(wait=True)
-        positioner = Positioner(pool, interval_seconds=60, defer_seconds=0.2)
+        positioner = Positioner(pool, interval_seconds=60, defer_seconds=0.3)
         task = asyncio.create_task(positioner.run())
         try:
-            await asyncio.sleep(0.1)  # the loop's first (timer) run is done
-            runs = positioner.runs
+            await asyncio.sleep(0.05)  # the loop waits for a ring
+            # no statement in flight: a ring's round runs at once, without the deferral
             positioner.ring()
-            positioner.covered(positioner.mark())  # a batch sent after the ring numbered
-            await asyncio.sleep(0.4)
-            assert (positioner.runs, positioner.skipped, positioner.rounds) == (runs, 1, 0)
+            await until(lambda: positioner.rounds == 1)
+            # a batch in flight that numbers inline, answering during the deferral
+            in_flight = positioner.mark()
+            positioner.ring()  # another batch that could not number, before it
+            later = positioner.mark()  # marked after the ring: it will cover it
+            await asyncio.sleep(0.1)
+            assert positioner.rounds == 1  # deferred: a batch in flight may number it
+            positioner.settled(in_flight, numbered=False)
+            positioner.settled(later, numbered=True)
+            await until(lambda: positioner.skipped == 1)
+            assert positioner.rounds == 1 and positioner.runs == 1
+            # one marked before the ring does not cover it: the round runs
+            before = positioner.mark()
             with _service_conn(fresh_db) as conn, psycopg.connect(fresh_db) as holder:
                 holder.execute(LOCK_KEY)
                 assert _batch(conn, token, [[(ids[0], 1)]])["numbered"] is False
                 holder.rollback()
-            positioner.ring()  # nobody covers it: the round runs after the deferral
-            async with asyncio.timeout(5):
-                while positioner.rounds < 1:
-                    await asyncio.sleep(0.02)
-            assert positioner.runs == runs + 1 and positioner.skipped == 1
+            positioner.ring()
+            positioner.settled(before, numbered=True)
+            await until(lambda: positioner.rounds == 2)
+            assert positioner.skipped == 1
             assert _unnumbered(fresh_db) == 0
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await pool.close()
+
+    run(go())
+
+
+def test_covered_rings_never_put_off_the_timer_run(fresh_db: str) -> None:
+    async def go() -> None:
+        pool = make_pool(Settings(DATABASE_URL=fresh_db))
+        await pool.open(wait=True)
+        positioner = Positioner(pool, interval_seconds=0.3, defer_seconds=0.001)
+        task = asyncio.create_task(positioner.run())
+        try:
+            async with asyncio.timeout(5):
+                while positioner.runs < 3:  # rings every 20 ms, each one covered
+                    positioner.ring()
+                    positioner.settled(positioner.mark(), numbered=True)
+                    await asyncio.sleep(0.02)
+            assert positioner.skipped > positioner.runs  # most were skipped, not all
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -238,5 +288,5 @@ def test_while_the_notify_queue_is_over_one_percent_full_payloads_go_as_doorbell
             for n in stuck.notifies(timeout=5, stop_after=11_002)
             if n.channel == "inventory_events"
         ]
-    assert payloads[0].startswith("events/1\n")  # the queue was empty
+    assert payloads[0].startswith("events/1 ")  # the queue was empty
     assert payloads[1:] == [""]  # the queue was over 1 % full: a doorbell

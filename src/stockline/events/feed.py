@@ -5,13 +5,15 @@ positioner rings NOTIFY, the shared Listener rings the feed, the feed reads the 
 after the hub's position and publishes, and the hub wakes the streams.
 
 A batch of purchases that numbers its own events (migration 0029) sends them in its
-NOTIFY's payload: `events/1`, then one line per event, "id TAB type TAB payload", ids
-consecutive. NOTIFY arrives in commit order, which is then position order. The feed
-publishes such a payload at once when it follows on from the hub's position (its first
-id at most one past the hub's last), without reading the table; anything else (an
-empty doorbell, a payload after a gap, one it cannot parse) makes it read the table, as
-every NOTIFY did before. A table read in flight meanwhile is harmless: the hub skips
-what it has already published, and the read's rows follow on from where it started.
+NOTIFY's payload: `events/1 FIRST LAST`, then one line per event, "id TAB type TAB
+payload", ids FIRST..LAST in order. NOTIFY arrives in commit order, which is then
+position order. The feed publishes such a payload at once when it follows on from the
+hub's position (its first id at most one past the hub's last), without reading the
+table; anything else (an empty doorbell, a payload after a gap, one it cannot parse)
+makes it read the table, as every NOTIFY did before, and so does a payload of more
+events than one read would publish at once. A table read in flight meanwhile is
+harmless: the hub skips what it has already published, and the read's rows follow on
+from where it started.
 """
 
 from __future__ import annotations
@@ -30,18 +32,19 @@ PAYLOAD_FORMAT = "events/1"
 def carried(payload: str) -> list[Frame] | None:
     """The events a NOTIFY payload carries (migration 0029), or None: read the table."""
     head, _, body = payload.partition("\n")
-    if head != PAYLOAD_FORMAT or not body:
-        return None
     try:
+        name, first, last = head.split(" ")
+        if name != PAYLOAD_FORMAT or not body:
+            return None
         frames = []
-        for line in body.split("\n"):
+        for n, line in enumerate(body.split("\n"), start=int(first)):
             event_id, event, data = line.split("\t", 2)
-            frames.append(event_frame(int(event_id), event, data))
+            if int(event_id) != n:
+                return None
+            frames.append(event_frame(n, event, data))
     except ValueError:
         return None
-    if frames[-1].id - frames[0].id != len(frames) - 1:
-        return None
-    return frames
+    return frames if frames[-1].id == int(last) else None
 
 
 class Feed:
@@ -70,12 +73,20 @@ class Feed:
     def notified(self, payload: str) -> None:
         """A NOTIFY on the events channel: publish the events it carries when they follow
         on from the hub's position, else read the table (module docstring)."""
-        frames = carried(payload) if payload else None
-        hub = self._hub
-        if frames is not None and hub.ready.is_set() and frames[0].id <= hub.last_id + 1:
-            hub.publish(frames)
-            self.carried += 1
-            return
+        try:
+            frames = carried(payload) if payload else None
+            hub = self._hub
+            if (
+                frames is not None
+                and len(frames) <= self._batch
+                and hub.ready.is_set()
+                and frames[0].id <= hub.last_id + 1
+            ):
+                hub.publish(frames)
+                self.carried += 1
+                return
+        except Exception:  # never the shared listener's problem: the table has them
+            log.exception("publishing a NOTIFY's events failed; reading the table")
         self.ring()
 
     async def run(self) -> None:

@@ -8,7 +8,8 @@ and rings NOTIFY once for the batch. It runs
 
 - right after each command that wrote events. Most commands (`number_committed`, on
   their connection) answer once their events are in the stream. A purchase, the hot
-  path, answers at its COMMIT and rings its process's positioner (`Positioner.ring`):
+  path, that its batch could not number inline (below) answers at its COMMIT and rings
+  its process's positioner (`Positioner.ring`):
   the next round numbers the commits of every purchase that finished meanwhile (one
   transaction and one WAL flush for the batch, not one per purchase), and the answer
   does not wait for a second WAL flush. SPEC §3 promises order and completeness of the
@@ -17,9 +18,11 @@ and rings NOTIFY once for the batch. It runs
   its COMMIT and its ring, or came from elsewhere, are numbered all the same.
 
 A batch of kiosk purchases numbers inline when the positioner lock is free (migration
-0029): every commit before its statement and its own, in its own transaction. A ring
-therefore waits `defer_seconds` (5 ms) before its round, and the round is skipped when a
-statement sent after that ring numbered inline (`mark` before sending, `covered` after).
+0029): every commit before its statement and its own, in its own transaction. The batch
+calls `mark` before it sends its statement and `settled` when it answers. A ring that
+finds a statement in flight waits `defer_seconds` (5 ms) before its round, and the round
+is skipped when a statement marked after that ring numbered inline; the timer's run
+still comes once an interval, skipped rings or not.
 
 Invariant of a round: it starts (takes its pool connection and calls the function) after
 every ring it answers, so it covers those commits exactly as each writer's own call
@@ -123,6 +126,8 @@ class Positioner:
         self.skipped = 0  # rounds not run: their rings were numbered inline meanwhile
         self.inline = 0  # statements that numbered their own events (and earlier commits)
         self._covered = 0  # rings up to this one were numbered inline (covered)
+        self._statements = 0  # marked statements that have not answered yet
+        self._last_run = 0.0  # loop time of the last round run
         self._warned = False
         self._rung = asyncio.Event()
 
@@ -134,14 +139,19 @@ class Positioner:
         self._rung.set()
 
     def mark(self) -> int:
-        """Rings so far. A statement sent after this call sees every one's commit."""
+        """Rings so far; a statement sent after this call sees every one's commit. The
+        statement counts as in flight until `settled`."""
+        self._statements += 1
         return self.rings
 
-    def covered(self, mark: int) -> None:
-        """A statement sent at `mark` numbered inline everything committed before it
-        (migration 0029): the rings up to `mark` need no round of their own."""
-        self.inline += 1
-        self._covered = max(self._covered, mark)
+    def settled(self, mark: int, *, numbered: bool) -> None:
+        """The statement marked at `mark` answered (or failed). numbered: it numbered
+        inline everything committed before it (migration 0029), so the rings up to
+        `mark` need no round of their own."""
+        self._statements -= 1
+        if numbered:
+            self.inline += 1
+            self._covered = max(self._covered, mark)
 
     async def run(self) -> None:
         """The process's numbering loop: a round when rung, else every interval; a ring
@@ -156,16 +166,20 @@ class Positioner:
             raise
 
     async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._last_run = loop.time()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._rung.wait(), self._interval)
-            if self._rung.is_set() and self._covered < self.rings and self._defer > 0:
-                await asyncio.sleep(self._defer)  # a batch sent meanwhile may number them
+            if self._rung.is_set() and self._covered < self.rings and self._statements > 0:
+                await asyncio.sleep(self._defer)  # a batch in flight may number them
             rung = self._rung.is_set()
             self._rung.clear()
             if rung and self._covered >= self.rings:
-                self.skipped += 1
-                continue
+                if loop.time() - self._last_run < self._interval:
+                    self.skipped += 1
+                    continue
+                rung = False  # nothing to wait for, but the timer's run is due
             try:
                 result = await self.run_once(WAIT_MS if rung else None)
                 if rung and not result.ran:
@@ -182,6 +196,7 @@ class Positioner:
                     self.rounds += 1
 
     async def run_once(self, wait_ms: int | None = None) -> PositionRun:
+        self._last_run = asyncio.get_running_loop().time()
         async with self._pool.connection() as conn:
             # the timer waits a little for the counter row: a run that gives up at once
             # could never measure how long a held row keeps events back

@@ -14,9 +14,10 @@ go alone, side by side.
 the single statement (`ledger.purchase_as_kiosk`), as before this module.
 
 The batch numbers its events in its own transaction when the positioner lock is free
-(migration 0029) and tells its process's positioner so (`Numbering.covered`, with the
-mark taken before the statement was sent); otherwise, and for every purchase that ran
-alone, a created purchase rings for a round (`Numbering.ring`), as before.
+(migration 0029) and tells its process's positioner so (`Numbering.mark` before the
+statement is sent, `Numbering.settled` when it answers); otherwise, and for every
+purchase that ran alone, a created purchase rings for a round (`Numbering.ring`), as
+before.
 
 Each purchase gets exactly what it would have got alone: its answer, its replay, its
 409, its 404 or 422 with the same message, None for an unknown kiosk token. Invariants:
@@ -56,8 +57,8 @@ class Numbering(Protocol):
     """The process's positioner, as a batch sees it (events/positions.py)."""
 
     def mark(self) -> int: ...
+    def settled(self, mark: int, *, numbered: bool) -> None: ...
     def ring(self) -> None: ...
-    def covered(self, mark: int) -> None: ...
 
 
 class _Unnumbered:
@@ -66,10 +67,10 @@ class _Unnumbered:
     def mark(self) -> int:
         return 0
 
-    def ring(self) -> None:
+    def settled(self, mark: int, *, numbered: bool) -> None:
         pass
 
-    def covered(self, mark: int) -> None:
+    def ring(self) -> None:
         pass
 
 
@@ -239,18 +240,23 @@ async def _together(
 ) -> None:
     params = _params(batch)
     mark = numbering.mark()  # before the statement is sent: its commits come before it
-    async with pool.connection() as conn:
-        try:
-            cur = await ledger.retry_transient(
-                lambda: conn.execute(_Q["insert_purchase_batch"], params)
-            )
-            row = await cur.fetchone()
-        except psycopg.Error as exc:
-            if exc.sqlstate is None or conn.broken:
-                raise  # the batch may or may not have committed: nothing runs twice
-            refused = True  # the database refused it and rolled it back
-        else:
-            refused = False
+    numbered = False  # null (nothing bought) counts as not: it covers nobody's commit
+    try:
+        async with pool.connection() as conn:
+            try:
+                cur = await ledger.retry_transient(
+                    lambda: conn.execute(_Q["insert_purchase_batch"], params)
+                )
+                row = await cur.fetchone()
+            except psycopg.Error as exc:
+                if exc.sqlstate is None or conn.broken:
+                    raise  # the batch may or may not have committed: nothing runs twice
+                refused = True  # the database refused it and rolled it back
+            else:
+                refused = False
+                numbered = row is not None and row["result"]["numbered"] is True
+    finally:
+        numbering.settled(mark, numbered=numbered)
     if refused:
         # each alone, each with its own answer or error, side by side: one still waiting
         # for its product's lock does not hold up the others
@@ -258,9 +264,7 @@ async def _together(
         return
     assert row is not None
     outcomes = row["result"]["outcomes"]
-    if row["result"]["numbered"]:
-        numbering.covered(mark)
-    elif any(o["outcome"] == "created" for o in outcomes):
+    if not numbered and any(o["outcome"] == "created" for o in outcomes):
         numbering.ring()
     for w, outcome in zip(batch, outcomes, strict=True):
         _settle(w.answer, outcome)

@@ -17,8 +17,9 @@
 -- - it numbers, in a statement of its own (a snapshot taken with both locks held),
 --   everything committed without a position and its own transaction's events;
 -- - it rings NOTIFY inventory_events once, with the events it numbered as the payload:
---   'events/1' then one line per event, "id TAB type TAB payload", ids ascending and
---   consecutive. jsonb text has no raw newline or tab (JSON escapes them in strings).
+--   'events/1 FIRST LAST' then one line per event, "id TAB type TAB payload", ids
+--   FIRST..LAST ascending and consecutive. jsonb text has no raw newline or tab (JSON
+--   escapes them in strings); a reader checks the ids against the header.
 --   A payload that would not fit NOTIFY's 8,000 bytes is sent empty: a doorbell, and
 --   listeners read the table as before. So is every payload while the cluster's NOTIFY
 --   queue is more than 1 % full (80 MB of its 8 GB): a listener that stopped reading (a
@@ -27,7 +28,12 @@
 --   of a doorbell must not bring that day closer. NOTIFY is delivered in commit order,
 --   and the lock held through COMMIT makes that position order;
 -- - it answers NULL when it did not number (the lock or the row was taken: the caller
---   rings a positioner round as before), else the payload it sent ('' when none).
+--   rings a positioner round as before), else the payload it sent ('' when none). When
+--   the queue is more than half full it does not number either: a full queue fails the
+--   COMMIT of every transaction that notifies, and a purchase must not fail for the
+--   stream's sake (its events wait for a round, whose own NOTIFY may fail harmlessly).
+--   The advisory lock, once taken, is held to COMMIT even when the row was taken (a
+--   transaction-level lock cannot be let go), as in 0017.
 CREATE FUNCTION stockline_inventory_events_number_inline_v1() RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -35,7 +41,8 @@ DECLARE
     v_last    bigint;
     v_payload text := '';
 BEGIN
-    IF NOT pg_try_advisory_xact_lock(stockline_inventory_events_lock_key()) THEN
+    IF pg_notification_queue_usage() > 0.5
+       OR NOT pg_try_advisory_xact_lock(stockline_inventory_events_lock_key()) THEN
         RETURN NULL;
     END IF;
     PERFORM 1 FROM inventory_event_counter FOR NO KEY UPDATE SKIP LOCKED;
@@ -45,8 +52,9 @@ BEGIN
     v_total := stockline_inventory_events_number_locked();
     IF v_total > 0 THEN
         SELECT c.last_id INTO v_last FROM inventory_event_counter c;
-        SELECT 'events/1' || E'\n' || string_agg(e.id::text || E'\t' || e.type || E'\t'
-                                                 || e.payload::text, E'\n' ORDER BY e.id)
+        SELECT format('events/1 %s %s', v_last - v_total + 1, v_last) || E'\n'
+               || string_agg(e.id::text || E'\t' || e.type || E'\t' || e.payload::text,
+                             E'\n' ORDER BY e.id)
           INTO v_payload
           FROM inventory_events e
          WHERE e.id > v_last - v_total AND e.id <= v_last;
@@ -59,15 +67,17 @@ BEGIN
 END $$;
 
 -- 0028's batch, then the inline numbering when it bought anything:
---   {"outcomes": <0028's array>, "numbered": true | false}
--- numbered false: some purchase was created and its events wait for a positioner round.
+--   {"outcomes": <0028's array>, "numbered": true | false | null}
+-- true: numbered in this transaction, with everything committed before it; false: some
+-- purchase was created and its events wait for a positioner round; null: nothing was
+-- created, nothing was numbered (replays, refusals only).
 CREATE FUNCTION stockline_transactions_purchase_batch_v2(
     p_token_hashes bytea[], p_keys text[], p_hashes bytea[],
     p_line_purchase integer[], p_product_ids bigint[], p_quantities integer[]
 ) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_outcomes jsonb;
-    v_numbered boolean := true;
+    v_numbered boolean;  -- null: nothing bought
 BEGIN
     v_outcomes := stockline_transactions_purchase_batch_v1(
         p_token_hashes, p_keys, p_hashes, p_line_purchase, p_product_ids, p_quantities);
