@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -133,6 +135,21 @@ def test_a_batch_of_replays_only_numbers_nothing_and_rings_nothing(fresh_db: str
         assert _notifies(listener) == []
 
 
+@asynccontextmanager
+async def _running(db_url: str, **settings: Any) -> AsyncIterator[Positioner]:
+    """A process's positioner loop, running on its own pool."""
+    pool = make_pool(Settings(DATABASE_URL=db_url))
+    await pool.open(wait=True)
+    positioner = Positioner(pool, **settings)
+    task = asyncio.create_task(positioner.run())
+    try:
+        yield positioner
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await pool.close()
+
+
 class Recorder:
     """The positioner as the batcher sees it, recording what it is told."""
 
@@ -200,11 +217,7 @@ def test_the_positioner_skips_a_round_a_later_inline_numbering_covered(fresh_db:
                 await asyncio.sleep(0.01)
 
     async def go() -> None:
-        pool = make_pool(Settings(DATABASE_URL=fresh_db))
-        await pool.open(wait=True)
-        positioner = Positioner(pool, interval_seconds=60, defer_seconds=0.3)
-        task = asyncio.create_task(positioner.run())
-        try:
+        async with _running(fresh_db, interval_seconds=60, defer_seconds=0.3) as positioner:
             await asyncio.sleep(0.05)  # the loop waits for a ring
             # no statement in flight: a ring's round runs at once, without the deferral
             positioner.ring()
@@ -230,31 +243,19 @@ def test_the_positioner_skips_a_round_a_later_inline_numbering_covered(fresh_db:
             await until(lambda: positioner.rounds == 2)
             assert positioner.skipped == 1
             assert _unnumbered(fresh_db) == 0
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await pool.close()
 
     run(go())
 
 
 def test_covered_rings_never_put_off_the_timer_run(fresh_db: str) -> None:
     async def go() -> None:
-        pool = make_pool(Settings(DATABASE_URL=fresh_db))
-        await pool.open(wait=True)
-        positioner = Positioner(pool, interval_seconds=0.3, defer_seconds=0.001)
-        task = asyncio.create_task(positioner.run())
-        try:
+        async with _running(fresh_db, interval_seconds=0.3, defer_seconds=0.001) as positioner:
             async with asyncio.timeout(5):
                 while positioner.runs < 3:  # rings every 20 ms, each one covered
                     positioner.ring()
                     positioner.settled(positioner.mark(), numbered=True)
                     await asyncio.sleep(0.02)
             assert positioner.skipped > positioner.runs  # most were skipped, not all
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await pool.close()
 
     run(go())
 
