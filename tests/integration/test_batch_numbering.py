@@ -286,7 +286,7 @@ def test_while_the_notify_queue_is_over_one_percent_full_payloads_go_as_doorbell
         stuck.execute("COMMIT")
         payloads = [
             n.payload
-            for n in stuck.notifies(timeout=5, stop_after=11_002)
+            for n in stuck.notifies(timeout=60, stop_after=11_002)
             if n.channel == "inventory_events"
         ]
     assert payloads[0].startswith("events/1 ")  # the queue was empty
