@@ -160,8 +160,8 @@ SELECT stockline_transactions_purchase_v1('kiosk:' || k.id, %(key)s, %(hash)s, k
 
 -- name: insert_purchase_batch
 -- kiosk purchases that arrived together, in one statement and one COMMIT (migrations 0028
--- and 0029, inventory/purchase_batch.py): {"outcomes": each one's outcome in order,
--- "numbered": whether their events were numbered in the same transaction}
+-- and 0029, inventory/purchase_batch.py): a JSON object, "outcomes" (each one's outcome
+-- in order) and "numbered" (whether their events were numbered in the same transaction)
 SELECT stockline_transactions_purchase_batch_v2(
            %(token_hashes)s::bytea[], %(keys)s::text[], %(hashes)s::bytea[],
            %(owners)s::int[], %(product_ids)s::bigint[], %(quantities)s::int[]) AS result;
